@@ -1,0 +1,17 @@
+"""svip_mm: SVIP zero-shot learning as MMEngine / MMPretrain components.
+
+Importing the package registers every component into mmpretrain's registries
+(``mmpretrain.registry.MODELS``, ``DATASETS``, ``METRICS``, ``TRANSFORMS``, ``HOOKS``), so a
+config with ``default_scope='mmpretrain'`` and
+``custom_imports=dict(imports=['svip_mm'], allow_failed_imports=False)`` can name them.
+It also makes MMEngine's own checkpoints loadable under torch's safe unpickler
+(see :mod:`svip_mm.engine.safe_checkpoint`).
+"""
+from .version import __version__
+from . import engine  # noqa: F401  (first: checkpoint loading fix)
+from . import models  # noqa: F401
+from . import datasets  # noqa: F401
+from . import evaluation  # noqa: F401
+from . import embeddings  # noqa: F401
+
+__all__ = ['__version__']

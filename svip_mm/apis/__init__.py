@@ -1,0 +1,1 @@
+"""svip_mm.apis (filled in by its issue)."""

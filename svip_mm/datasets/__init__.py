@@ -1,0 +1,1 @@
+"""svip_mm.datasets (filled in by its issue)."""

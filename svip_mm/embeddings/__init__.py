@@ -1,0 +1,1 @@
+"""svip_mm.embeddings (filled in by its issue)."""

@@ -1,0 +1,1 @@
+"""svip_mm.evaluation (filled in by its issue)."""

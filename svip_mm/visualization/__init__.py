@@ -1,0 +1,1 @@
+"""svip_mm.visualization (filled in by its issue)."""
