@@ -1,0 +1,1 @@
+from . import backbones, classifiers, heads, losses, necks, utils  # noqa: F401
