@@ -1,1 +1,3 @@
+from .semantic_attribute_head import SemanticAttributeHead, tokens_to_patch_grid
 
+__all__ = ['SemanticAttributeHead', 'tokens_to_patch_grid']

@@ -1,0 +1,111 @@
+"""The SVIP classifier: a two-pass training step and a one-pass prediction (spec, section 4)."""
+from typing import Dict, List, Optional, Tuple
+
+import torch
+from mmpretrain.models.classifiers import BaseClassifier
+from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample
+
+from ..utils import patches_to_units, topk_mask
+
+
+def reselect_by_prototype(units: torch.Tensor, k: int) -> torch.Tensor:
+    """[B, U, D] final units -> [B, U] bool mask of the k units most similar (dot product)
+    to the image's mean unit: the target pass's re-selection."""
+    with torch.no_grad():
+        sim = (units * units.mean(dim=1, keepdim=True)).sum(-1)
+        return topk_mask(sim, k, largest=True)
+
+
+@MODELS.register_module()
+class SVIPClassifier(BaseClassifier):
+    """SVIP: select patches at the input, contextualise the rest, classify by attributes.
+
+    Args:
+        backbone: a :class:`SVIPVisionTransformer` config (needs ``embed`` / ``encode``).
+        neck: a :class:`SemanticPatchSelector` config.
+        head: a :class:`SemanticAttributeHead` config.
+        consistency: config of :class:`SVIPConsistencyLoss`.
+        data_preprocessor: defaults to mmpretrain's ``ClsDataPreprocessor``.
+    """
+
+    def __init__(self,
+                 backbone: dict,
+                 neck: dict,
+                 head: dict,
+                 consistency: dict = dict(type='SVIPConsistencyLoss', mode='kl'),
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None):
+        data_preprocessor = dict(data_preprocessor or {})
+        data_preprocessor.setdefault('type', 'mmpretrain.ClsDataPreprocessor')
+        super().__init__(init_cfg=init_cfg, data_preprocessor=data_preprocessor)
+        self.backbone = MODELS.build(backbone)
+        self.neck = MODELS.build(neck)
+        self.head = MODELS.build(head)
+        self.consistency = MODELS.build(consistency)
+        if self.neck.unit_size != self.head.unit_size:
+            raise ValueError(f'neck unit_size={self.neck.unit_size} differs from head '
+                             f'unit_size={self.head.unit_size}')
+
+    # ------------------------------------------------------------ modes
+    def forward(self, inputs: torch.Tensor, data_samples: Optional[List[DataSample]] = None,
+                mode: str = 'tensor'):
+        if mode == 'tensor':
+            return self.infer(inputs)[0]
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        raise RuntimeError(f'Invalid mode "{mode}".')
+
+    def extract_feat(self, inputs: torch.Tensor) -> Tuple[torch.Tensor]:
+        """Plain backbone features (no selection), as mmpretrain classifiers provide."""
+        return self.backbone(inputs)
+
+    def loss(self, inputs: torch.Tensor,
+             data_samples: List[DataSample]) -> Dict[str, torch.Tensor]:
+        """The two-pass training step. Returns ``loss_*`` terms (summed by MMEngine) and
+        accuracies (only logged)."""
+        neck, head, k = self.neck, self.head, self.neck.keep_k
+        patches, grid = self.backbone.embed(inputs)
+        unrelated_logits = neck.selector_logits(patches, grid)
+
+        # source pass: full image, attention of all layers -> keep set and selector labels
+        src_tokens, maps = self.backbone.encode(patches, grid, return_attn=True)
+        keep_src = neck.keep_from_attention(
+            neck.attention_unit_scores(maps, grid, self.backbone.num_heads))
+        a_src = head.attribute_scores(self._units(src_tokens, grid), keep_src)
+
+        # target pass: context token on the units the source pass did not keep
+        tgt_tokens, _ = self.backbone.encode(neck.contextualise(patches, keep_src, grid), grid)
+        tgt_units = self._units(tgt_tokens, grid)
+        a_tgt = head.attribute_scores(tgt_units, reselect_by_prototype(tgt_units, k))
+
+        losses = neck.loss(unrelated_logits, keep_src)
+        losses.update(head.attribute_losses(a_src, data_samples, '_src', decorrelate=False))
+        losses.update(head.attribute_losses(a_tgt, data_samples, '_tgt', decorrelate=True))
+        losses['loss_consistency'] = self.consistency(head.similarity(a_src, 'seen'),
+                                                      head.similarity(a_tgt, 'seen'))
+        return losses
+
+    def infer(self, inputs: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """One inference pass: selector keep set -> context token -> encode -> head.
+
+        Returns:
+            attribute scores [B, K] and the keep mask [B, U].
+        """
+        patches, grid = self.backbone.embed(inputs)
+        keep = self.neck.keep_from_selector(self.neck.selector_logits(patches, grid))
+        tokens, _ = self.backbone.encode(self.neck.contextualise(patches, keep, grid), grid)
+        pool_mask = keep if self.head.eval_units == 'kept' else None
+        return self.head.attribute_scores(self._units(tokens, grid), pool_mask), keep
+
+    def predict(self, inputs: torch.Tensor,
+                data_samples: Optional[List[DataSample]] = None) -> List[DataSample]:
+        """Class scores over all classes, attribute vector and keep mask on each sample."""
+        attributes, keep = self.infer(inputs)
+        return self.head.predictions(attributes, data_samples, keep)
+
+    def _units(self, tokens: torch.Tensor, grid: Tuple[int, int]) -> torch.Tensor:
+        """[B, 1 + h*w, C] tokens -> [B, U, u*u*C] units of the final patch tokens."""
+        return patches_to_units(tokens[:, 1:], grid, self.head.unit_size)

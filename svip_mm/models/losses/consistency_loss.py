@@ -1,0 +1,51 @@
+"""Consistency between the source-pass and target-pass class predictions (spec, section 5)."""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmpretrain.registry import MODELS
+
+
+@MODELS.register_module()
+class SVIPConsistencyLoss(nn.Module):
+    """``'kl'`` (official) or ``'jsd'`` (paper) consistency of two class predictions.
+
+    Both take the *unscaled* class similarities [B, C] of the two passes.
+
+    * ``kl``: KL(softmax(s_tgt / T) || softmax(s_src / T)) * T^2, T = ``temperature``; with
+      ``reduction='mean'`` the official element-wise mean over B x C (torch's ``KLDivLoss``
+      default), ``'batchmean'`` the mathematically usual per-sample mean.
+    * ``jsd``: Jensen-Shannon divergence between softmax(scale * s_src) and
+      softmax(scale * s_tgt), per-sample mean.
+
+    Args:
+        mode: ``'kl'`` or ``'jsd'``.
+        temperature: T of the KL form.
+        scale: logit scale of the JSD form (the class-logit scale, 5).
+        reduction: ``'mean'`` or ``'batchmean'`` for the KL form.
+        loss_weight: multiplies the loss.
+    """
+
+    def __init__(self, mode: str = 'kl', temperature: float = 20.0, scale: float = 5.0,
+                 reduction: str = 'mean', loss_weight: float = 1.0):
+        super().__init__()
+        if mode not in ('kl', 'jsd'):
+            raise ValueError(f"consistency mode must be 'kl' or 'jsd', got {mode!r}")
+        if reduction not in ('mean', 'batchmean'):
+            raise ValueError(f"reduction must be 'mean' or 'batchmean', got {reduction!r}")
+        self.mode, self.temperature, self.scale = mode, temperature, scale
+        self.reduction, self.loss_weight = reduction, loss_weight
+
+    def forward(self, sim_src: torch.Tensor, sim_tgt: torch.Tensor) -> torch.Tensor:
+        sim_src, sim_tgt = sim_src.float(), sim_tgt.float()
+        if self.mode == 'kl':
+            t = self.temperature
+            loss = F.kl_div(F.log_softmax(sim_src / t, dim=1), F.softmax(sim_tgt / t, dim=1),
+                            reduction=self.reduction) * t * t
+        else:
+            log_p = F.log_softmax(sim_src * self.scale, dim=1)
+            log_q = F.log_softmax(sim_tgt * self.scale, dim=1)
+            log_m = torch.logsumexp(torch.stack([log_p, log_q]), dim=0) - torch.log(
+                torch.tensor(2.0, device=log_p.device))
+            loss = 0.5 * (F.kl_div(log_m, log_p, reduction='batchmean', log_target=True)
+                          + F.kl_div(log_m, log_q, reduction='batchmean', log_target=True))
+        return self.loss_weight * loss
