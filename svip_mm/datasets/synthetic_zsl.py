@@ -1,0 +1,895 @@
+"""A synthetic zero-shot-learning dataset written in the xlsa17 on-disk format.
+
+Every image shows one object whose appearance is fully described by four attribute groups:
+
+* ``shape`` of the body (``circle``, ``square``, ``triangle``, ``star``; ``large`` adds
+  ``cross`` and ``crescent``),
+* ``body_color`` (``red``, ``green``, ``blue``, ``yellow``; ``large`` adds ``orange`` and
+  ``purple``),
+* ``pattern`` on the body (``plain``, ``stripes``, ``dots``; ``large`` adds ``checkered``),
+* ``head_color``: the colour of a small round "head" on top of the body (same vocabulary as the
+  body colours).
+
+A class is one combination of the four values. Seen and unseen classes are disjoint
+combinations, every attribute value occurs in some seen class (and in some ``train_loc`` class),
+and the unseen classes are chosen so that telling them apart needs every group: for each group
+there are unseen pairs that differ in that group only (see :func:`split_report`).
+
+Per image the object varies in position, scale, rotation, colour (hue/saturation/value jitter) and
+pattern phase. With ``clutter=True`` the background carries semantic-unrelated distractors whose
+colours and forms come from the attribute vocabulary: small shapes (some with a head-like disc),
+lone head-like discs and textured patches (stripes, dots, checks). They are drawn independently of
+the class, behind the object. ``clutter=False`` writes the clean-background version of the *same*
+classes, split and objects: the object, its mask, the background tone and the pixel noise are
+drawn from random streams that do not depend on ``clutter``, so the two variants differ only in the
+background clutter.
+
+Layout written under ``out_dir`` (the xlsa17 files plus CUB-style names)::
+
+    images/<cls>/img_00001.png        RGB images, <cls> = '001.red_stripes_circle_blue_head'
+    masks/<cls>/img_00001.png         ground-truth foreground masks (L, 0 or 255), same paths
+    res101.mat                        image_files (N x 1 cell of authors'-style absolute paths,
+                                      '<authors_root>/images/<cls>/<file>'), labels (N x 1,
+                                      1-based, double), features (feature_dim x N float32 zeros:
+                                      a placeholder with the real layout)
+    att_splits.mat                    allclasses_names (C x 1 cell), att (K x C, L2-normalised per
+                                      class), original_att (K x C, binary), trainval_loc,
+                                      test_seen_loc, test_unseen_loc, train_loc, val_loc (1-based
+                                      row indices into res101, n x 1)
+    attributes/attributes.txt         CUB format: '1 has_shape::circle' (group before '::')
+    classes.txt                       CUB format: '1 001.red_stripes_circle_blue_head'
+    class_attributes.json             per-class table for humans (values, seen/unseen, train/val)
+    synthetic_zsl.json                generation parameters, format version, counts; written last
+
+Split semantics (as in xlsa17): ``trainval_loc`` = ``train_loc`` + ``val_loc`` are the seen
+classes' training images; ``train_loc`` and ``val_loc`` cover disjoint sets of seen classes;
+``test_seen_loc`` holds the other ~``test_seen_fraction`` of every seen class's images;
+``test_unseen_loc`` holds all images of the unseen classes.
+
+Everything is deterministic given the parameters: the same seed gives byte-identical images,
+masks and ``.mat`` files (the MAT header's free-text creation date is replaced by a fixed text).
+"""
+import colorsys
+import hashlib
+import itertools
+import json
+import math
+import os
+import shutil
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+from PIL import Image, ImageChops, ImageDraw
+
+__all__ = [
+    'PRESETS', 'FORMAT_VERSION', 'META_FILE', 'generate_synthetic_zsl', 'ensure_synthetic_zsl',
+    'resolve_params', 'load_synthetic_meta', 'split_report', 'render_sample', 'group_names',
+]
+
+#: Bumped whenever the rendering or the file layout changes, so cached datasets regenerate.
+FORMAT_VERSION = 1
+#: The parameter/marker file; its presence marks a directory as a complete synthetic dataset.
+META_FILE = 'synthetic_zsl.json'
+CLASS_TABLE_FILE = 'class_attributes.json'
+ATTRIBUTES_FILE = 'attributes/attributes.txt'
+
+#: The attribute groups, in the order of the attribute vector, with the parameter naming each
+#: group's value list.
+GROUPS: Tuple[Tuple[str, str], ...] = (
+    ('shape', 'shapes'),
+    ('body_color', 'body_colors'),
+    ('pattern', 'patterns'),
+    ('head_color', 'head_colors'),
+)
+
+#: Base colours as HSV (all components in [0, 1]); per-image jitter is added around them.
+PALETTE_HSV: Dict[str, Tuple[float, float, float]] = {
+    'red': (0.000, 0.82, 0.88),
+    'orange': (0.075, 0.88, 0.97),
+    'yellow': (0.150, 0.85, 0.93),
+    'green': (0.330, 0.75, 0.68),
+    'blue': (0.610, 0.80, 0.88),
+    'purple': (0.780, 0.62, 0.72),
+}
+KNOWN_SHAPES = ('circle', 'square', 'triangle', 'star', 'cross', 'crescent')
+KNOWN_PATTERNS = ('plain', 'stripes', 'dots', 'checkered')
+_KNOWN_VALUES = {
+    'shapes': KNOWN_SHAPES,
+    'body_colors': tuple(PALETTE_HSV),
+    'patterns': KNOWN_PATTERNS,
+    'head_colors': tuple(PALETTE_HSV),
+}
+
+_DEFAULT = dict(
+    shapes=['circle', 'square', 'triangle', 'star'],
+    body_colors=['red', 'green', 'blue', 'yellow'],
+    patterns=['plain', 'stripes', 'dots'],
+    head_colors=['red', 'green', 'blue', 'yellow'],
+    n_seen=30,                  # seen classes (train + val)
+    n_unseen=10,
+    n_val=10,                   # seen classes used as val_loc (pseudo-unseen for tuning)
+    images_per_class=64,
+    test_seen_fraction=0.2,     # share of each seen class's images held out as test_seen
+    min_seen_per_value=2,       # every attribute value occurs in at least this many seen classes
+    object_scale=[0.19, 0.25],  # body radius as a fraction of the image side
+    head_scale=0.42,            # head radius as a fraction of the body radius
+    rotation_deg=25.0,          # object rotation uniform in [-rotation_deg, rotation_deg]
+    hue_jitter=0.02,
+    sat_jitter=0.12,            # multiplicative, uniform in [1 - x, 1 + x]
+    val_jitter=0.12,
+    noise_std=3.0,              # Gaussian pixel noise (0-255 scale), same in both variants
+    clutter_shapes=[3, 6],      # number of distractor shapes / discs, inclusive range
+    clutter_textures=[1, 2],    # number of textured background patches, inclusive range
+    clutter_scale=[0.3, 0.6],   # distractor radius as a fraction of the object's body radius
+    supersample=4,              # drawn at supersample x image_size, then box-downsampled
+    feature_dim=2048,           # rows of the placeholder res101 'features' matrix
+    authors_root='/BS/synthetic',
+)
+
+#: Named parameter sets. ``default``: 40 classes (30 seen / 10 unseen), 2,560 images.
+#: ``large``: 6 shapes, 6 colours (orange sits between red and yellow), 4 patterns, 100 classes
+#: (80 seen / 20 unseen), 10,000 images and denser clutter, for harder experiments.
+PRESETS: Dict[str, Dict[str, Any]] = {
+    'default': _DEFAULT,
+    'large': dict(
+        _DEFAULT,
+        shapes=list(KNOWN_SHAPES),
+        body_colors=list(PALETTE_HSV),
+        patterns=list(KNOWN_PATTERNS),
+        head_colors=list(PALETTE_HSV),
+        n_seen=80, n_unseen=20, n_val=27, images_per_class=100,
+        min_seen_per_value=3,
+        clutter_shapes=[5, 9], clutter_textures=[2, 3],
+    ),
+}
+
+# Shape geometry in the object frame: unit body radius, "up" is -y (towards the head).
+_SHAPE_TOP = {'circle': 1.0, 'square': 0.84, 'triangle': 1.12, 'star': 1.18, 'cross': 1.0,
+              'crescent': 1.0}
+_STRIPE_PERIOD = 0.48   # object units (body radius = 1)
+_DOT_SPACING = 0.5
+_DOT_RADIUS = 0.13
+_CHECK_CELL = 0.42
+
+
+def group_names() -> List[str]:
+    """The attribute group names in attribute-vector order (``shape``, ``body_color``, ...)."""
+    return [g for g, _ in GROUPS]
+
+
+# --------------------------------------------------------------------------------------------
+# Parameters
+# --------------------------------------------------------------------------------------------
+def _as_range(name: str, value: Any, lo: float, hi: float, integer: bool) -> List:
+    """Validate an inclusive ``[min, max]`` pair; return it as a JSON-friendly list."""
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise ValueError(f'{name}={value!r}: expected a pair [min, max]')
+    a, b = value
+    kind = int if integer else float
+    if integer and not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                           for v in (a, b)):
+        raise ValueError(f'{name}={value!r}: expected two integers')
+    if not integer and not all(isinstance(v, (int, float, np.integer, np.floating))
+                               for v in (a, b)):
+        raise ValueError(f'{name}={value!r}: expected two numbers')
+    if not (lo <= a <= b <= hi):
+        raise ValueError(f'{name}={value!r}: expected {lo} <= min <= max <= {hi}')
+    return [kind(a), kind(b)]
+
+
+def _check_number(name: str, value: Any, lo: float, hi: float, integer: bool = False):
+    ok_types = (int, np.integer) if integer else (int, float, np.integer, np.floating)
+    if isinstance(value, bool) or not isinstance(value, ok_types):
+        raise ValueError(f'{name}={value!r}: expected {"an integer" if integer else "a number"} '
+                         f'in [{lo}, {hi}]')
+    if not (lo <= value <= hi):
+        raise ValueError(f'{name}={value!r}: expected a value in [{lo}, {hi}]')
+    return int(value) if integer else float(value)
+
+
+def resolve_params(preset: str = 'default', seed: int = 0, image_size: int = 64,
+                   clutter: bool = True, **overrides) -> Dict[str, Any]:
+    """Expand a preset plus overrides into the full, validated parameter dict.
+
+    The result is JSON-serialisable and is what :data:`META_FILE` records; two calls with the same
+    result produce identical datasets.
+
+    Raises:
+        ValueError: an unknown preset, unknown override name, or a value out of range (the
+            message names the parameter, the value and what was expected).
+    """
+    if preset not in PRESETS:
+        raise ValueError(f'preset={preset!r}: expected one of {sorted(PRESETS)}')
+    unknown = sorted(set(overrides) - set(PRESETS[preset]))
+    if unknown:
+        raise ValueError(f'unknown synthetic-dataset parameter(s) {unknown}; expected any of '
+                         f'{sorted(PRESETS[preset])} (or preset, seed, image_size, clutter)')
+    p = json.loads(json.dumps(dict(PRESETS[preset], **overrides)))  # deep copy, tuples -> lists
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f'seed={seed!r}: expected a non-negative integer')
+    if not isinstance(clutter, (bool, np.bool_)):
+        raise ValueError(f'clutter={clutter!r}: expected True or False')
+    p.update(preset=preset, seed=int(seed), clutter=bool(clutter),
+             image_size=_check_number('image_size', image_size, 16, 1024, integer=True))
+
+    for _, key in GROUPS:
+        vals = p[key]
+        if (not isinstance(vals, list) or len(vals) < 2
+                or not all(isinstance(v, str) for v in vals)):
+            raise ValueError(f'{key}={vals!r}: expected a list of at least 2 names from '
+                             f'{list(_KNOWN_VALUES[key])}')
+        bad = [v for v in vals if v not in _KNOWN_VALUES[key]]
+        if bad or len(set(vals)) != len(vals):
+            raise ValueError(f'{key}={vals!r}: expected distinct names from '
+                             f'{list(_KNOWN_VALUES[key])}' + (f'; unknown: {bad}' if bad else ''))
+    n_groups = len(GROUPS)
+    p['n_seen'] = _check_number('n_seen', p['n_seen'], 2, 100000, integer=True)
+    p['n_unseen'] = _check_number('n_unseen', p['n_unseen'], 1, 100000, integer=True)
+    if p['n_unseen'] < n_groups + 1:
+        raise ValueError(f"n_unseen={p['n_unseen']}: expected at least {n_groups + 1} (number of "
+                         'attribute groups + 1), so that telling the unseen classes apart needs '
+                         'every group')
+    p['n_val'] = _check_number('n_val', p['n_val'], 1, p['n_seen'] - 1, integer=True)
+    n_combos = math.prod(len(p[key]) for _, key in GROUPS)
+    if p['n_seen'] + p['n_unseen'] > n_combos:
+        raise ValueError(f"n_seen + n_unseen = {p['n_seen'] + p['n_unseen']} classes requested, "
+                         f'but the attribute vocabulary only has {n_combos} combinations')
+    p['images_per_class'] = _check_number('images_per_class', p['images_per_class'], 2, 100000,
+                                          integer=True)
+    p['test_seen_fraction'] = _check_number('test_seen_fraction', p['test_seen_fraction'],
+                                            0.0, 0.9)
+    n_test = _n_test_seen(p)
+    if not 1 <= n_test < p['images_per_class']:
+        raise ValueError(f"test_seen_fraction={p['test_seen_fraction']} with images_per_class="
+                         f"{p['images_per_class']} holds out {n_test} images per seen class; "
+                         f'expected at least 1 and fewer than images_per_class')
+    p['min_seen_per_value'] = _check_number('min_seen_per_value', p['min_seen_per_value'], 1,
+                                            p['n_seen'], integer=True)
+    p['object_scale'] = _as_range('object_scale', p['object_scale'], 0.05, 0.3, integer=False)
+    p['head_scale'] = _check_number('head_scale', p['head_scale'], 0.2, 0.7)
+    p['rotation_deg'] = _check_number('rotation_deg', p['rotation_deg'], 0.0, 180.0)
+    for key in ('hue_jitter', 'sat_jitter', 'val_jitter'):
+        p[key] = _check_number(key, p[key], 0.0, 0.5)
+    p['noise_std'] = _check_number('noise_std', p['noise_std'], 0.0, 50.0)
+    p['clutter_shapes'] = _as_range('clutter_shapes', p['clutter_shapes'], 0, 100, integer=True)
+    p['clutter_textures'] = _as_range('clutter_textures', p['clutter_textures'], 0, 100,
+                                      integer=True)
+    p['clutter_scale'] = _as_range('clutter_scale', p['clutter_scale'], 0.05, 1.5, integer=False)
+    p['supersample'] = _check_number('supersample', p['supersample'], 1, 8, integer=True)
+    p['feature_dim'] = _check_number('feature_dim', p['feature_dim'], 1, 100000, integer=True)
+    if not isinstance(p['authors_root'], str) or not p['authors_root'].startswith('/'):
+        raise ValueError(f"authors_root={p['authors_root']!r}: expected an absolute POSIX path")
+    p['authors_root'] = p['authors_root'].rstrip('/') or '/'
+    p['format_version'] = FORMAT_VERSION
+    return dict(sorted(p.items()))
+
+
+def _n_test_seen(p: Dict[str, Any]) -> int:
+    return int(round(p['test_seen_fraction'] * p['images_per_class']))
+
+
+# --------------------------------------------------------------------------------------------
+# Classes and split
+# --------------------------------------------------------------------------------------------
+def _draw_unseen(rng: np.random.Generator, combos: List[Tuple[int, ...]], sizes: List[int],
+                 n_unseen: int) -> Optional[List[Tuple[int, ...]]]:
+    """One random unseen set made of "stars" (see :func:`_choose_classes`), or None on a clash."""
+    n_groups = len(sizes)
+    unseen: List[Tuple[int, ...]] = []
+    for _star in range(n_unseen // (n_groups + 1)):
+        base = combos[rng.integers(len(combos))]
+        members = [base]
+        for g in range(n_groups):
+            alt = list(base)
+            alt[g] = int((base[g] + 1 + rng.integers(sizes[g] - 1)) % sizes[g])
+            members.append(tuple(alt))
+        if len(set(members) | set(unseen)) != len(members) + len(unseen):
+            return None
+        unseen.extend(members)
+    taken = set(unseen)
+    rest = [c for c in combos if c not in taken]
+    extra = n_unseen - len(unseen)
+    unseen.extend(rest[i] for i in rng.choice(len(rest), size=extra, replace=False))
+    return unseen
+
+
+def _unseen_score(unseen: List[Tuple[int, ...]], sizes: List[int]) -> Tuple[int, float]:
+    """(attribute values used by unseen classes, minus the imbalance of their counts)."""
+    covered, imbalance = 0, 0.0
+    for g, size in enumerate(sizes):
+        counts = np.bincount([c[g] for c in unseen], minlength=size)
+        covered += int((counts > 0).sum())
+        imbalance += float(((counts - len(unseen) / size) ** 2).sum())
+    return covered, -imbalance
+
+
+def _choose_classes(p: Dict[str, Any]) -> Dict[str, Any]:
+    """Pick seen/unseen attribute combinations and the train/val split of the seen classes.
+
+    Unseen classes are built as "stars": a base combination plus, for each group, a copy of it
+    with only that group changed, so every group separates some unseen pairs (classes beyond a
+    multiple of ``groups + 1`` are random). Of many random draws the one whose unseen classes use
+    the most attribute values, most evenly, is kept, so the unseen classes span the vocabulary.
+    Seen classes are random among the remaining combinations, redrawn until every value occurs in
+    at least ``min_seen_per_value`` seen classes and in at least one ``train`` class.
+    """
+    sizes = [len(p[key]) for _, key in GROUPS]
+    combos = list(itertools.product(*[range(s) for s in sizes]))
+    rng = np.random.default_rng([p['seed'], 0])
+    unseen, best = None, None
+    for _ in range(400):
+        cand = _draw_unseen(rng, combos, sizes, p['n_unseen'])
+        if cand is not None and (best is None or _unseen_score(cand, sizes) > best):
+            unseen, best = cand, _unseen_score(cand, sizes)
+    if unseen is None:
+        raise RuntimeError(f"could not place n_unseen={p['n_unseen']} unseen classes in the "
+                           f'{len(combos)} attribute combinations; use fewer unseen classes')
+    taken = set(unseen)
+    rest = [c for c in combos if c not in taken]
+    for _ in range(5000):
+        seen = [rest[i] for i in rng.choice(len(rest), size=p['n_seen'], replace=False)]
+        val_idx = set(rng.choice(p['n_seen'], size=p['n_val'], replace=False).tolist())
+        train = [c for i, c in enumerate(seen) if i not in val_idx]
+        if all(sum(c[g] == v for c in seen) >= p['min_seen_per_value']
+               and any(c[g] == v for c in train)
+               for g in range(len(sizes)) for v in range(sizes[g])):
+            break
+    else:
+        raise RuntimeError(
+            f"could not find a split with every attribute value in >= {p['min_seen_per_value']} "
+            f"seen classes and in a train class (n_seen={p['n_seen']}, n_val={p['n_val']}); "
+            'use more seen classes, a smaller min_seen_per_value or fewer attribute values')
+
+    entries = ([(c, 'unseen', None) for c in unseen]
+               + [(c, 'seen', 'val' if i in val_idx else 'train') for i, c in enumerate(seen)])
+    order = rng.permutation(len(entries))  # unseen classes are spread over the class ids
+    classes = []
+    for cid, k in enumerate(order, start=1):
+        combo, split, subset = entries[k]
+        attrs = {g: p[key][combo[i]] for i, (g, key) in enumerate(GROUPS)}
+        short = (f"{attrs['body_color']}_{attrs['pattern']}_{attrs['shape']}_"
+                 f"{attrs['head_color']}_head")
+        classes.append(dict(id=cid, name=f'{cid:03d}.{short}', attributes=attrs,
+                            values=list(combo), split=split, seen_subset=subset))
+    return dict(classes=classes)
+
+
+def _attribute_names(p: Dict[str, Any]) -> List[str]:
+    return [f'has_{g}::{v}' for g, key in GROUPS for v in p[key]]
+
+
+def _attribute_matrix(p: Dict[str, Any], classes: List[Dict[str, Any]]) -> np.ndarray:
+    """Binary [K, C] matrix (one value per group per class), float64 like MATLAB doubles."""
+    names = _attribute_names(p)
+    index = {n: i for i, n in enumerate(names)}
+    mat = np.zeros((len(names), len(classes)), dtype=np.float64)
+    for j, c in enumerate(classes):
+        for g, v in c['attributes'].items():
+            mat[index[f'has_{g}::{v}'], j] = 1.0
+    return mat
+
+
+def split_report(original_att: np.ndarray, attribute_names: Sequence[str],
+                 unseen_ids: Sequence[int], seen_ids: Sequence[int]) -> Dict[str, Any]:
+    """Check the properties that make the split a meaningful ZSL benchmark.
+
+    Args:
+        original_att: [K, C] class attribute matrix (columns = classes, 0-based).
+        attribute_names: K names ``has_<group>::<value>``; the group is the part before ``::``.
+        unseen_ids, seen_ids: 0-based class indices.
+
+    Returns:
+        A dict with ``disjoint`` (no unseen attribute vector equals a seen one),
+        ``uncovered`` (attribute names active in no seen class), and ``group_pairs``: for every
+        group, the unseen pairs ``(i, j)`` whose vectors differ only in that group (so removing
+        the group would make them identical). Every group needs a non-empty list.
+    """
+    att = np.asarray(original_att)
+    groups = [n.split('::', 1)[0] for n in attribute_names]
+    seen_vecs = {tuple(att[:, j]) for j in seen_ids}
+    pairs: Dict[str, List[Tuple[int, int]]] = {g: [] for g in dict.fromkeys(groups)}
+    for a, b in itertools.combinations(sorted(unseen_ids), 2):
+        diff = {groups[k] for k in np.flatnonzero(att[:, a] != att[:, b])}
+        if len(diff) == 1:
+            pairs[diff.pop()].append((int(a), int(b)))
+    covered = att[:, list(seen_ids)].sum(axis=1) > 0
+    return dict(
+        disjoint=all(tuple(att[:, j]) not in seen_vecs for j in unseen_ids),
+        uncovered=[n for n, c in zip(attribute_names, covered) if not c],
+        group_pairs=pairs,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Rendering
+# --------------------------------------------------------------------------------------------
+def _rot(deg: float) -> np.ndarray:
+    t = math.radians(deg)
+    return np.array([[math.cos(t), -math.sin(t)], [math.sin(t), math.cos(t)]])
+
+
+def _circle_pts(n: int = 48, r: float = 1.0, cx: float = 0.0, cy: float = 0.0) -> np.ndarray:
+    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    return np.stack([cx + r * np.cos(t), cy + r * np.sin(t)], axis=1)
+
+
+def _shape_polys(shape: str) -> List[Tuple[np.ndarray, int]]:
+    """Polygons (object frame, body radius 1) with fill 255 (add) or 0 (cut out)."""
+    if shape == 'circle':
+        return [(_circle_pts(), 255)]
+    if shape == 'square':
+        a = 0.84
+        return [(np.array([[-a, -a], [a, -a], [a, a], [-a, a]]), 255)]
+    if shape == 'triangle':
+        t = np.radians([-90, 30, 150])
+        return [(1.12 * np.stack([np.cos(t), np.sin(t)], axis=1), 255)]
+    if shape == 'star':
+        t = np.radians(-90 + 36 * np.arange(10))
+        r = np.where(np.arange(10) % 2 == 0, 1.18, 0.5)
+        return [(np.stack([r * np.cos(t), r * np.sin(t)], axis=1), 255)]
+    if shape == 'cross':
+        w, e = 0.36, 1.0
+        pts = [(-w, -e), (w, -e), (w, -w), (e, -w), (e, w), (w, w), (w, e), (-w, e), (-w, w),
+               (-e, w), (-e, -w), (-w, -w)]
+        return [(np.array(pts, dtype=float), 255)]
+    if shape == 'crescent':
+        return [(_circle_pts(), 255), (_circle_pts(r=0.8, cx=0.45), 0)]
+    raise ValueError(f'shape={shape!r}: expected one of {list(KNOWN_SHAPES)}')
+
+
+def _poly(draw: ImageDraw.ImageDraw, pts: np.ndarray, fill: int) -> None:
+    draw.polygon([(float(x), float(y)) for x, y in pts], fill=fill)
+
+
+def _pattern_mask(pattern: str, size: int, center: np.ndarray, radius: float, rot: np.ndarray,
+                  phase: np.ndarray) -> Optional[Image.Image]:
+    """'L' mask (0/255) of a pattern's dark marks around ``center`` (unclipped), None if plain.
+
+    The pattern lives in the object frame (body radius 1), so it scales and rotates with the
+    object; ``phase`` (two numbers in [0, 1)) shifts it.
+    """
+    if pattern == 'plain':
+        return None
+    img = Image.new('L', (size, size), 0)
+    draw = ImageDraw.Draw(img)
+    ext = 1.5
+
+    def to_img(pts):
+        return center + radius * (np.asarray(pts, dtype=float) @ rot.T)
+
+    if pattern == 'stripes':
+        s = _STRIPE_PERIOD
+        for y in np.arange(-ext - s + phase[1] * s, ext, s):
+            _poly(draw, to_img([(-ext, y), (ext, y), (ext, y + s / 2), (-ext, y + s / 2)]), 255)
+    elif pattern == 'dots':
+        s, r = _DOT_SPACING, _DOT_RADIUS * radius
+        for row, y in enumerate(np.arange(-ext + phase[1] * s, ext, s * 0.87)):
+            xs = np.arange(-ext + (s / 2) * (row % 2) + phase[0] * s, ext, s)
+            for cx, cy in to_img(np.stack([xs, np.full_like(xs, y)], axis=1)):
+                draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=255)
+    elif pattern == 'checkered':
+        s = _CHECK_CELL
+        xs = np.arange(-ext + phase[0] * s - s, ext, s)
+        ys = np.arange(-ext + phase[1] * s - s, ext, s)
+        for i, x in enumerate(xs):
+            for j, y in enumerate(ys):
+                if (i + j) % 2 == 0:
+                    _poly(draw, to_img([(x, y), (x + s, y), (x + s, y + s), (x, y + s)]), 255)
+    else:
+        raise ValueError(f'pattern={pattern!r}: expected one of {list(KNOWN_PATTERNS)}')
+    return img
+
+
+def _body_mask(shape: str, size: int, center: np.ndarray, radius: float,
+               rot: np.ndarray) -> Image.Image:
+    """'L' mask (0/255) of a body shape."""
+    img = Image.new('L', (size, size), 0)
+    draw = ImageDraw.Draw(img)
+    for pts, fill in _shape_polys(shape):
+        _poly(draw, center + radius * (pts @ rot.T), fill)
+    return img
+
+
+def _disc_masks(size: int, center: np.ndarray, r: float,
+                ring: float) -> Tuple[Image.Image, Image.Image]:
+    """'L' masks (outer disc, inner disc) of a disc of radius ``r`` with an outline ``ring``."""
+    masks = []
+    for rad in (r, r - ring):
+        img = Image.new('L', (size, size), 0)
+        ImageDraw.Draw(img).ellipse([center[0] - rad, center[1] - rad,
+                                     center[0] + rad, center[1] + rad], fill=255)
+        masks.append(img)
+    return masks[0], masks[1]
+
+
+def _paint(canvas: Image.Image, mask: Image.Image, rgb: np.ndarray) -> None:
+    """Set the pixels of ``canvas`` under the binary ``mask`` to ``rgb`` (only its bbox)."""
+    box = mask.getbbox()
+    if box is not None:
+        canvas.paste(tuple(int(round(c)) for c in np.clip(rgb, 0, 255)), box, mask.crop(box))
+
+
+def _paint_patterned(canvas: Image.Image, region: Image.Image, rgb: np.ndarray,
+                     pattern: Optional[Image.Image], dark: np.ndarray) -> None:
+    """Fill ``region`` with ``rgb`` and draw the ``pattern`` marks inside it in ``dark``."""
+    _paint(canvas, region, rgb)
+    if pattern is not None:
+        _paint(canvas, ImageChops.darker(region, pattern), dark)
+
+
+def _paint_disc(canvas: Image.Image, center: np.ndarray, r: float, rgb: np.ndarray,
+                dark: np.ndarray) -> Image.Image:
+    """Draw a disc with a thin dark outline; return its 'L' mask."""
+    size = canvas.size[0]
+    outer, inner = _disc_masks(size, center, r, max(1.0, 0.1 * r))
+    _paint(canvas, outer, dark)
+    _paint(canvas, inner, rgb)
+    return outer
+
+
+def _jitter_rgb(name: str, p: Dict[str, Any], rng: np.random.Generator) -> np.ndarray:
+    """A palette colour with per-image hue/saturation/value jitter, as RGB in [0, 255]."""
+    h, s, v = PALETTE_HSV[name]
+    h = (h + rng.uniform(-p['hue_jitter'], p['hue_jitter'])) % 1.0
+    s = min(1.0, s * rng.uniform(1 - p['sat_jitter'], 1 + p['sat_jitter']))
+    v = min(1.0, v * rng.uniform(1 - p['val_jitter'], 1 + p['val_jitter']))
+    return np.array(colorsys.hsv_to_rgb(h, s, v)) * 255.0
+
+
+def _dark_rgb(rng: np.random.Generator) -> np.ndarray:
+    """The near-black of patterns and outlines."""
+    return np.full(3, rng.uniform(20, 55)) + rng.uniform(-6, 6, size=3)
+
+
+def _head_center(shape: str, center: np.ndarray, radius: float, head_scale: float,
+                 rot: np.ndarray) -> np.ndarray:
+    return center + rot @ np.array([0.0, -(_SHAPE_TOP[shape] + 0.6 * head_scale)]) * radius
+
+
+def _object_extent(shape: str, head_scale: float, rot: np.ndarray) -> Tuple[np.ndarray, ...]:
+    """Bounding box (min xy, max xy) of body + head around the centre, for body radius 1."""
+    pts = np.concatenate([poly for poly, fill in _shape_polys(shape) if fill])
+    head_c = _head_center(shape, np.zeros(2), 1.0, head_scale, np.eye(2))
+    pts = np.concatenate([pts, _circle_pts(16, head_scale * 1.05, *head_c)]) @ rot.T
+    return pts.min(axis=0), pts.max(axis=0)
+
+
+def _draw_clutter(canvas: Image.Image, p: Dict[str, Any], rng: np.random.Generator,
+                  obj_radius: float) -> None:
+    """Paint semantic-unrelated distractors (attribute colours and forms) onto ``canvas``.
+
+    Textured patches (a rotated rectangle or ellipse in an attribute colour carrying one of the
+    patterns), then small shapes from the shape vocabulary (patterned, a quarter of them with a
+    head-like disc) and lone head-like discs. All are independent of the image's class.
+    """
+    size = canvas.size[0]
+    colors = sorted(set(p['body_colors']) | set(p['head_colors']))
+    shapes, patterns = p['shapes'], p['patterns']
+    for _ in range(int(rng.integers(p['clutter_textures'][0], p['clutter_textures'][1] + 1))):
+        c = rng.uniform(0, size, size=2)
+        half = rng.uniform(0.12, 0.3, size=2) * size
+        rot = _rot(rng.uniform(0, 180))
+        unit = (np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], dtype=float)
+                if rng.random() < 0.5 else _circle_pts(40))
+        region = Image.new('L', (size, size), 0)
+        _poly(ImageDraw.Draw(region), c + (unit * half) @ rot.T, 255)
+        rgb = _jitter_rgb(colors[rng.integers(len(colors))], p, rng)
+        pat = _pattern_mask(patterns[rng.integers(len(patterns))], size, c,
+                            obj_radius * rng.uniform(0.7, 1.2), rot, rng.random(2))
+        _paint_patterned(canvas, region, rgb, pat, _dark_rgb(rng))
+    for _ in range(int(rng.integers(p['clutter_shapes'][0], p['clutter_shapes'][1] + 1))):
+        r = obj_radius * rng.uniform(*p['clutter_scale'])
+        c = rng.uniform(0, size, size=2)
+        rgb = _jitter_rgb(colors[rng.integers(len(colors))], p, rng)
+        kind = rng.random()
+        if kind < 0.3:  # a lone disc, the size of a head
+            _paint_disc(canvas, c, r * rng.uniform(0.5, 0.9), rgb, _dark_rgb(rng))
+            continue
+        shape = shapes[rng.integers(len(shapes))]
+        rot = _rot(rng.uniform(-180, 180))
+        pat = _pattern_mask(patterns[rng.integers(len(patterns))], size, c, r, rot,
+                            rng.random(2))
+        _paint_patterned(canvas, _body_mask(shape, size, c, r, rot), rgb, pat, _dark_rgb(rng))
+        if kind > 0.75:  # with a head of another random colour
+            _paint_disc(canvas, _head_center(shape, c, r, p['head_scale'], rot),
+                        p['head_scale'] * r, _jitter_rgb(colors[rng.integers(len(colors))], p,
+                                                         rng), _dark_rgb(rng))
+
+
+def render_sample(attributes: Dict[str, str], params: Dict[str, Any],
+                  key: Sequence[int]) -> Tuple[np.ndarray, np.ndarray]:
+    """Render one image and its foreground mask.
+
+    Args:
+        attributes: ``{'shape': ..., 'body_color': ..., 'pattern': ..., 'head_color': ...}``.
+        params: the output of :func:`resolve_params`.
+        key: integers identifying the sample (e.g. ``(class_id, image_index)``); together with
+            ``params['seed']`` they seed the sample's random streams.
+
+    Returns:
+        ``(image, mask)``: uint8 [S, S, 3] RGB and bool [S, S] foreground (body + head), S =
+        ``params['image_size']``. The object, mask, background tone and noise do not depend on
+        ``params['clutter']``.
+    """
+    p = params
+    ss, out = p['supersample'], p['image_size']
+    size = out * ss
+    key = [int(k) for k in key]
+    obj_rng = np.random.default_rng([p['seed'], 1, *key])
+    bg_rng = np.random.default_rng([p['seed'], 2, *key])
+
+    # Object geometry: scale, rotation, then a position that keeps body + head inside.
+    shape = attributes['shape']
+    rot = _rot(obj_rng.uniform(-p['rotation_deg'], p['rotation_deg']))
+    radius = obj_rng.uniform(*p['object_scale']) * size
+    lo, hi = _object_extent(shape, p['head_scale'], rot)
+    span_lo, span_hi = -lo * radius + ss, size - hi * radius - ss
+    center = np.array([obj_rng.uniform(a, b) if b > a else (a + b) / 2
+                       for a, b in zip(span_lo, span_hi)])
+    body_rgb = _jitter_rgb(attributes['body_color'], p, obj_rng)
+    head_rgb = _jitter_rgb(attributes['head_color'], p, obj_rng)
+    dark = _dark_rgb(obj_rng)
+    phase = obj_rng.random(2)
+
+    # Background: a light, low-saturation tone (shared by both variants), then the clutter.
+    tone = bg_rng.uniform(150, 215) + bg_rng.uniform(-10, 10, size=3)
+    canvas = Image.new('RGB', (size, size), tuple(int(round(c)) for c in tone))
+    if p['clutter']:
+        _draw_clutter(canvas, p, np.random.default_rng([p['seed'], 3, *key]), radius)
+
+    body = _body_mask(shape, size, center, radius, rot)
+    _paint_patterned(canvas, body, body_rgb,
+                     _pattern_mask(attributes['pattern'], size, center, radius, rot, phase), dark)
+    head = _paint_disc(canvas, _head_center(shape, center, radius, p['head_scale'], rot),
+                       p['head_scale'] * radius, head_rgb, dark)
+    alpha = ImageChops.lighter(body, head)
+
+    if ss > 1:
+        canvas, alpha = canvas.reduce(ss), alpha.reduce(ss)
+    img = np.asarray(canvas, dtype=np.float64)
+    mask = np.asarray(alpha) >= 128
+    if p['noise_std'] > 0:
+        img = img + bg_rng.normal(0.0, p['noise_std'], size=img.shape)
+    return np.clip(np.rint(img), 0, 255).astype(np.uint8), mask
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------------
+def _render_class(args) -> None:
+    """Worker: render and write every image and mask of one class."""
+    root, p, cls, files = args
+    for k, rel in files:
+        img, mask = render_sample(cls['attributes'], p, (cls['id'], k))
+        Image.fromarray(img, 'RGB').save(root / 'images' / rel)
+        Image.fromarray(mask.astype(np.uint8) * 255, 'L').save(root / 'masks' / rel)
+
+
+def _savemat_deterministic(path: Path, data: Dict[str, Any], compress: bool) -> None:
+    """``scipy.io.savemat`` with a fixed header text (scipy writes the creation time there)."""
+    import scipy.io
+    scipy.io.savemat(str(path), data, do_compression=compress, oned_as='column')
+    text = b'MATLAB 5.0 MAT-file, Platform: svip_mm synthetic_zsl, Created on: (deterministic)'
+    with open(path, 'r+b') as f:
+        f.write(text.ljust(116, b' '))
+
+
+def _cell(strings: Sequence[str]) -> np.ndarray:
+    cell = np.empty((len(strings), 1), dtype=object)
+    for i, s in enumerate(strings):
+        cell[i, 0] = s
+    return cell
+
+
+def _loc(indices: Sequence[int], n_total: int) -> np.ndarray:
+    dtype = np.uint16 if n_total < 2**16 else np.uint32
+    return (np.asarray(sorted(indices), dtype=np.int64) + 1).astype(dtype).reshape(-1, 1)
+
+
+def _write_dataset(root: Path, p: Dict[str, Any], workers: int) -> Dict[str, Any]:
+    """Write the whole dataset into the (empty) directory ``root``; return the meta dict."""
+    classes = _choose_classes(p)['classes']
+    n_img, n_test = p['images_per_class'], _n_test_seen(p)
+    split_rng = np.random.default_rng([p['seed'], 4])
+    rows, jobs = [], []
+    for cls in classes:
+        (root / 'images' / cls['name']).mkdir(parents=True)
+        (root / 'masks' / cls['name']).mkdir(parents=True)
+        held_out = set(split_rng.choice(n_img, size=n_test, replace=False).tolist())
+        files = []
+        for k in range(n_img):
+            rel = f"{cls['name']}/img_{k + 1:05d}.png"
+            files.append((k + 1, rel))
+            if cls['split'] == 'unseen':
+                split = 'test_unseen'
+            elif k in held_out:
+                split = 'test_seen'
+            else:
+                split = cls['seen_subset']  # 'train' or 'val' (both in trainval)
+            rows.append((rel, cls['id'], split))
+        cls['n_images'] = n_img
+        jobs.append((root, p, cls, files))
+
+    if workers > 1:
+        with ProcessPoolExecutor(max_workers=workers) as ex:
+            list(ex.map(_render_class, jobs))
+    else:
+        for job in jobs:
+            _render_class(job)
+
+    n = len(rows)
+    image_files = [f"{p['authors_root']}/images/{rel}" for rel, _, _ in rows]
+    labels = np.array([[cid] for _, cid, _ in rows], dtype=np.float64)
+    _savemat_deterministic(root / 'res101.mat', dict(
+        image_files=_cell(image_files), labels=labels,
+        features=np.zeros((p['feature_dim'], n), dtype=np.float32)), compress=True)
+
+    names = _attribute_names(p)
+    original = _attribute_matrix(p, classes)
+    att = original / np.linalg.norm(original, axis=0, keepdims=True)
+    locs = {s: [i for i, (_, _, sp) in enumerate(rows) if sp in members] for s, members in dict(
+        trainval_loc=('train', 'val'), train_loc=('train',), val_loc=('val',),
+        test_seen_loc=('test_seen',), test_unseen_loc=('test_unseen',)).items()}
+    _savemat_deterministic(root / 'att_splits.mat', dict(
+        allclasses_names=_cell([c['name'] for c in classes]), att=att, original_att=original,
+        **{k: _loc(v, n) for k, v in locs.items()}), compress=False)
+
+    (root / 'attributes').mkdir()
+    (root / ATTRIBUTES_FILE).write_text(
+        ''.join(f'{i} {name}\n' for i, name in enumerate(names, start=1)))
+    (root / 'classes.txt').write_text(''.join(f"{c['id']} {c['name']}\n" for c in classes))
+    report = split_report(original, names,
+                          [c['id'] - 1 for c in classes if c['split'] == 'unseen'],
+                          [c['id'] - 1 for c in classes if c['split'] == 'seen'])
+    table = dict(
+        groups={g: p[key] for g, key in GROUPS},
+        attribute_names=names,
+        classes=[{k: c[k] for k in ('id', 'name', 'split', 'seen_subset', 'attributes',
+                                    'n_images')} for c in classes],
+        unseen_pairs_differing_in_one_group={
+            g: [[classes[a]['name'], classes[b]['name']] for a, b in pairs]
+            for g, pairs in report['group_pairs'].items()},
+    )
+    (root / CLASS_TABLE_FILE).write_text(json.dumps(table, indent=1) + '\n')
+    counts = dict(images=n, classes=len(classes),
+                  seen_classes=sum(c['split'] == 'seen' for c in classes),
+                  unseen_classes=sum(c['split'] == 'unseen' for c in classes),
+                  attributes=len(names),
+                  **{k: len(v) for k, v in locs.items()})
+    meta = dict(generator='svip_mm.datasets.synthetic_zsl', params=p, counts=counts,
+                fingerprint=_fingerprint(p), attributes_file=ATTRIBUTES_FILE,
+                image_anchor='images/', mask_dir='masks')
+    # Written last: its presence marks the directory as complete.
+    (root / META_FILE).write_text(json.dumps(meta, indent=1) + '\n')
+    return meta
+
+
+def _fingerprint(p: Dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(p, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def load_synthetic_meta(out_dir) -> Optional[Dict[str, Any]]:
+    """The parsed :data:`META_FILE` of ``out_dir``, or None if it has none (or it is unreadable)."""
+    path = Path(out_dir) / META_FILE
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) and meta.get('generator') else None
+
+
+def _is_complete(out_dir: Path, meta: Dict[str, Any]) -> bool:
+    """Cheap completeness check: the files and the expected number of images and masks."""
+    if not all((out_dir / f).is_file() for f in ('res101.mat', 'att_splits.mat', ATTRIBUTES_FILE,
+                                                 CLASS_TABLE_FILE)):
+        return False
+    expected = meta.get('counts', {}).get('images')
+    for sub in ('images', 'masks'):
+        d = out_dir / sub
+        if not d.is_dir():
+            return False
+        n = sum(1 for c in os.scandir(d) if c.is_dir() for f in os.scandir(c.path)
+                if f.name.endswith('.png'))
+        if n != expected:
+            return False
+    return True
+
+
+def _replace_dir(tmp: Path, out_dir: Path, params: Dict[str, Any]) -> None:
+    """Move the freshly written ``tmp`` to ``out_dir``, removing an older synthetic dataset."""
+    if out_dir.exists():
+        if not out_dir.is_dir():
+            raise FileExistsError(f'{out_dir} exists and is not a directory; expected a '
+                                  'directory for the synthetic dataset')
+        if load_synthetic_meta(out_dir) is None and any(out_dir.iterdir()):
+            raise FileExistsError(
+                f'{out_dir} is not empty and holds no {META_FILE}: it does not look like a '
+                'synthetic dataset written by svip_mm, so it is not overwritten; choose an '
+                'empty or new directory')
+        shutil.rmtree(out_dir)
+    try:
+        os.rename(tmp, out_dir)
+    except OSError:
+        # Another process finished first: accept its result only if it is the same dataset.
+        meta = load_synthetic_meta(out_dir)
+        if meta is not None and meta.get('params') == params and _is_complete(out_dir, meta):
+            shutil.rmtree(tmp, ignore_errors=True)
+            return
+        raise
+
+
+def generate_synthetic_zsl(out_dir, preset: str = 'default', seed: int = 0,
+                           image_size: int = 64, clutter: bool = True, workers: int = 1,
+                           **overrides) -> Path:
+    """Generate the synthetic ZSL dataset into ``out_dir`` (always regenerating).
+
+    The data is written into a temporary sibling directory and moved into place at the end, so
+    ``out_dir`` never holds a half-written or mixed dataset. An existing ``out_dir`` is replaced
+    only if it is empty or is itself a synthetic dataset (has :data:`META_FILE`).
+
+    Args:
+        out_dir: the dataset root to write.
+        preset: ``'default'`` (40 classes, 2,560 images) or ``'large'``; see :data:`PRESETS`.
+        seed: the random seed; equal parameters give byte-identical files.
+        image_size: image side in pixels (square images).
+        clutter: draw background distractors; False gives the clean variant of the same data.
+        workers: processes used for rendering (does not change the output).
+        **overrides: any key of the preset (e.g. ``images_per_class=8``, ``n_unseen=5``).
+
+    Returns:
+        ``out_dir`` as a :class:`pathlib.Path`.
+    """
+    params = resolve_params(preset, seed, image_size, clutter, **overrides)
+    workers = _check_number('workers', workers, 1, 256, integer=True)
+    out_dir = Path(out_dir).expanduser().absolute()
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f'.{out_dir.name}.tmp-', dir=out_dir.parent))
+    try:
+        _write_dataset(tmp, params, workers)
+        _replace_dir(tmp, out_dir, params)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return out_dir
+
+
+def ensure_synthetic_zsl(out_dir, preset: str = 'default', seed: int = 0, image_size: int = 64,
+                         clutter: bool = True, workers: int = 1, on_mismatch: str = 'regenerate',
+                         **overrides) -> Path:
+    """Return ``out_dir`` holding the synthetic dataset for these parameters, generating it if
+    needed.
+
+    Nothing is written when ``out_dir`` already holds a complete dataset generated with exactly
+    these parameters (and this :data:`FORMAT_VERSION`). If it holds an incomplete one, or one with
+    other parameters, ``on_mismatch='regenerate'`` (default) replaces it with a clean copy and
+    ``'raise'`` raises :class:`FileExistsError` naming the differing parameters. A non-empty
+    directory that is not a synthetic dataset is never touched (:class:`FileExistsError`).
+
+    Takes the same arguments as :func:`generate_synthetic_zsl`.
+    """
+    if on_mismatch not in ('regenerate', 'raise'):
+        raise ValueError(f"on_mismatch={on_mismatch!r}: expected 'regenerate' or 'raise'")
+    params = resolve_params(preset, seed, image_size, clutter, **overrides)
+    out = Path(out_dir).expanduser().absolute()
+    meta = load_synthetic_meta(out) if out.is_dir() else None
+    if meta is not None:
+        if meta.get('params') == params and _is_complete(out, meta):
+            return out
+        if on_mismatch == 'raise':
+            old = meta.get('params', {})
+            diff = sorted(k for k in set(old) | set(params) if old.get(k) != params.get(k))
+            what = (f'different parameters {diff}' if diff
+                    else 'missing files (incomplete dataset)')
+            raise FileExistsError(
+                f'{out} holds a synthetic dataset with {what}; expected '
+                f'{ {k: params.get(k) for k in diff} }. Delete it, use another directory, or '
+                "pass on_mismatch='regenerate'")
+    elif out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise FileExistsError(
+            f'{out} exists, is not empty and holds no {META_FILE}; expected an empty or new '
+            'directory (or one written by the synthetic generator)')
+    return generate_synthetic_zsl(out, preset=preset, seed=seed, image_size=image_size,
+                                  clutter=clutter, workers=workers, **overrides)
