@@ -285,11 +285,11 @@ def load_word2vec_binary(path: PathLike, restrict_to: Optional[Iterable[str]] = 
         raise FileNotFoundError(f'word2vec binary file not found: {path}')
     keep: Optional[Set[str]] = set(restrict_to) if restrict_to is not None else None
     with open(path, 'rb') as f:
-        first = f.read(4)
+        first = f.peek(4)[:4]
         if len(first) == 4 and struct.unpack('<i', first)[0] == _FASTTEXT_MAGIC:
             raise ValueError(f'{path} is a fastText model, not word2vec binary; '
                              "use the 'fasttext' backend")
-        header = first + f.readline()
+        header = f.readline(256)
         try:
             n, dim = (int(t) for t in header.decode('ascii').split())
         except (UnicodeDecodeError, ValueError):
@@ -309,7 +309,7 @@ def load_word2vec_binary(path: PathLike, restrict_to: Optional[Iterable[str]] = 
             except UnicodeDecodeError as exc:
                 raise ValueError(f'{path}: record {rec + 1}: word bytes {bytes(raw[:40])!r} are '
                                  f"not UTF-8 ({exc.reason}); pass unicode_errors='replace'") from None
-            data = reader.read(nbytes)
+            data = f.read(nbytes)
             if len(data) != nbytes:
                 raise ValueError(f'{path}: record {rec + 1} ({word!r}): expected {nbytes} bytes of '
                                  f'vector, got {len(data)} (truncated file?)')
