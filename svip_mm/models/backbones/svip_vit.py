@@ -133,7 +133,9 @@ class SVIPVisionTransformer(BaseModule):
         """timm's ViT initialisation (truncated normal linears, small CLS token)."""
         nn.init.trunc_normal_(self.pos_embed, std=.02)
         nn.init.normal_(self.cls_token, std=1e-6)
-        self.apply(init_weights_vit_timm)
+        for module in self.modules():
+            if module is not self:  # timm's initialiser would call our own init_weights
+                init_weights_vit_timm(module)
 
     def init_weights(self):
         cfg = self.init_cfg

@@ -1,0 +1,125 @@
+"""SemanticPatchSelector: aggregation, keep-k, labels, context token, bad input."""
+import numpy as np
+import pytest
+import torch
+
+from svip_mm.models.necks import SemanticPatchSelector, aggregate_cls_attention
+from svip_mm.models.utils import patches_to_units
+
+
+def _random_maps(layers=3, b=2, n=17, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.rand(b, n, n, generator=g).softmax(-1) for _ in range(layers)]
+
+
+def test_rollout_matches_a_naive_per_layer_loop():
+    maps = _random_maps()
+    n = maps[0].shape[-1]
+    expected = []
+    for b in range(2):
+        r = torch.eye(n)
+        for a in maps:  # R = A_L ... A_1 with identity added and rows renormalised
+            aug = a[b] + torch.eye(n)
+            aug = aug / aug.sum(1, keepdim=True)
+            r = aug @ r
+        expected.append(r[0, 1:])
+    assert torch.allclose(aggregate_cls_attention(maps, 'rollout', 4), torch.stack(expected),
+                          atol=1e-6)
+
+
+def test_paper_aggregation_and_last_layer():
+    maps = _random_maps()
+    heads = 4
+    w = maps[0] * heads
+    for a in maps[1:]:
+        w = w + w @ (a * heads)
+    assert torch.allclose(aggregate_cls_attention(maps, 'paper', heads), w[:, 0, 1:], rtol=1e-5)
+    assert torch.equal(aggregate_cls_attention(maps, 'last', heads), maps[-1][:, 0, 1:])
+    with pytest.raises(ValueError, match="'median'"):
+        aggregate_cls_attention(maps, 'median', heads)
+
+
+def _selector(**kw):
+    args = dict(in_channels=4, num_attributes=3, keep_k=2, word_vectors=np.ones((3, 5)))
+    args.update(kw)
+    return SemanticPatchSelector(**args)
+
+
+def test_keep_k_and_labels_follow_attention_and_selector():
+    neck = _selector()
+    scores = torch.tensor([[0.1, 0.4, 0.3, 0.2]])
+    keep = neck.keep_from_attention(scores)
+    assert keep.tolist() == [[False, True, True, False]]
+    logits = torch.tensor([[2.0, -1.0, 0.5, -3.0]])
+    assert neck.keep_from_selector(logits).tolist() == [[False, True, False, True]]
+    out = neck.loss(logits, keep)
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(
+        logits, torch.tensor([[1.0, 0.0, 0.0, 1.0]])) * 3.0
+    assert torch.allclose(out['loss_selector'], expected)
+    assert out['selector_acc'].item() == pytest.approx(50.0)
+
+
+def test_attention_unit_scores_use_the_2x2_blocks():
+    neck = _selector(aggregation='last')
+    n = 1 + 16
+    attn = torch.zeros(1, n, n)
+    attn[0, 0, 1 + 10] = 1.0  # CLS attends only to patch (2, 2): unit (1, 1) = unit 3
+    attn[0, 1:, 1:] = torch.eye(16)
+    scores = neck.attention_unit_scores([attn], (4, 4), num_heads=1)
+    assert scores.argmax().item() == 3 and scores[0, 3] == pytest.approx(0.25)
+
+
+def test_context_token_add_and_replace():
+    torch.manual_seed(0)
+    patches = torch.randn(1, 16, 4)
+    keep = torch.tensor([[True, False, True, True]])
+    add = _selector(context_mode='add')
+    e = add.context_token()
+    assert e.shape == (16, )
+    units_in = patches_to_units(patches, (4, 4), 2)
+    units_out = patches_to_units(add.contextualise(patches, keep, (4, 4)), (4, 4), 2)
+    assert torch.allclose(units_out[0, 1], units_in[0, 1] + e)
+    assert torch.equal(units_out[0, [0, 2, 3]], units_in[0, [0, 2, 3]])
+    rep = _selector(context_mode='replace')
+    units_rep = patches_to_units(rep.contextualise(patches, keep, (4, 4)), (4, 4), 2)
+    assert torch.allclose(units_rep[0, 1], rep.context_token())
+    assert torch.equal(units_rep[0, 0], units_in[0, 0])
+
+
+def test_context_token_official_layout_is_the_c_by_4_flattening():
+    neck = _selector(context_layout='official')
+    raw = neck.p2t(neck.v2p(neck.word_vectors).t())  # [C, 4]
+    e = neck.context_token()
+    assert torch.equal(e, raw.reshape(-1))  # index c*4 + j
+    unit = _selector(context_layout='unit')
+    unit.load_state_dict(neck.state_dict())
+    assert torch.equal(unit.context_token(), raw.t().reshape(-1))  # index j*C + c
+
+
+def test_random_context_init_has_no_word_vectors():
+    neck = SemanticPatchSelector(in_channels=4, num_attributes=3, keep_k=2,
+                                 context_init='random')
+    assert neck.v2p is None and 'word_vectors' not in dict(neck.named_buffers())
+    assert neck.context_token().requires_grad and neck.context_token().shape == (16, )
+
+
+def test_word_vectors_from_npy(tmp_path):
+    np.save(tmp_path / 'w.npy', np.arange(15, dtype=np.float64).reshape(3, 5))
+    neck = _selector(word_vectors=str(tmp_path / 'w.npy'))
+    assert neck.word_vectors.dtype == torch.float32 and neck.word_vectors[2, 4] == 14
+
+
+def test_bad_input_errors(tmp_path):
+    with pytest.raises(ValueError, match=r'word vectors have 4 rows but .*num_attributes=3'):
+        _selector(word_vectors=np.ones((4, 5)))
+    with pytest.raises(FileNotFoundError, match='missing.npy'):
+        _selector(word_vectors=str(tmp_path / 'missing.npy'))
+    with pytest.raises(ValueError, match='keep_k must be an integer >= 1, got 0'):
+        _selector(keep_k=0)
+    neck = _selector(keep_k=4)
+    with pytest.raises(ValueError, match=r'keep_k=4 is outside 1\.\.3 .*4 units'):
+        neck.selector_logits(torch.zeros(1, 16, 4), (4, 4))
+    with pytest.raises(ValueError, match='not divisible by unit_size=2'):
+        _selector().selector_logits(torch.zeros(1, 9, 4), (3, 3))
+    with pytest.raises(ValueError, match='context_mode'):
+        _selector(context_mode='drop')
