@@ -311,3 +311,49 @@ def test_cli(tmp_path, capsys):
     assert meta['params']['clutter'] is False and meta['params']['images_per_class'] == 2
     assert tool.main(['--out', str(out), '--set', 'nonsense=1']) == 2
     assert 'nonsense' in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------------------------
+# ZSLSynthetic: generated on first use, read through the generic xlsa17 dataset
+# ----------------------------------------------------------------------------------------------
+def test_zsl_synthetic_dataset(tmp_path):
+    synthetic_dataset = pytest.importorskip('svip_mm.datasets.synthetic_dataset')
+    from mmengine.dataset import pseudo_collate
+    from mmpretrain.registry import DATASETS
+
+    root = tmp_path / 'synthetic'
+    pipeline = [dict(type='LoadImageFromFile'),
+                dict(type='PackInputs', meta_keys=('img_path', 'fg_mask_path', 'is_unseen'))]
+    cfg = dict(type='ZSLSynthetic', data_root=str(root), image_size=32,
+               generator_overrides=dict(images_per_class=5, supersample=2, feature_dim=4),
+               pipeline=pipeline)
+    sizes = {}
+    for split in ('trainval', 'train', 'val', 'test_seen', 'test_unseen', 'test'):
+        ds = DATASETS.build(dict(cfg, split=split))
+        sizes[split] = len(ds)
+        if split == 'trainval':
+            stamp = (root / META_FILE).stat().st_mtime_ns
+    assert (root / META_FILE).stat().st_mtime_ns == stamp       # generated once, then reused
+    assert sizes == dict(trainval=120, train=80, val=40, test_seen=30, test_unseen=50, test=80)
+
+    meta = ds.metainfo
+    assert len(meta['classes']) == 40 and len(meta['unseen_classes']) == 10
+    assert [g for g, _ in meta['attribute_groups']] == ['has_shape', 'has_body_color',
+                                                       'has_pattern', 'has_head_color']
+    assert meta['class_attributes'].shape == (40, 15)
+    for info in (ds.get_data_info(i) for i in range(len(ds))):
+        assert Path(info['fg_mask_path']).is_file()
+        assert info['fg_mask_path'].replace('/masks/', '/images/') == info['img_path']
+    unseen = [ds.get_data_info(i)['is_unseen'] for i in range(len(ds))]
+    assert sum(unseen) == 50
+
+    batch = pseudo_collate([ds[i] for i in (0, 45)])
+    assert batch['inputs'][0].shape == (3, 32, 32)
+    sample = batch['data_samples'][1]
+    assert Path(sample.fg_mask_path).is_file() and sample.is_unseen
+    mask = np.asarray(Image.open(sample.fg_mask_path))
+    assert mask.shape == (32, 32)
+
+    assert synthetic_dataset.default_synthetic_root() == 'data/synthetic_zsl'
+    assert synthetic_dataset.default_synthetic_root('large', 3, False) == \
+        'data/synthetic_zsl_large_seed3_clean'

@@ -1,0 +1,131 @@
+"""``ZSLSynthetic``: the synthetic ZSL dataset, generated on first use, read as xlsa17.
+
+The data is written by :func:`svip_mm.datasets.synthetic_zsl.ensure_synthetic_zsl` (nothing is
+written when the folder already holds the dataset for the same parameters) and then read by the
+generic :class:`~svip_mm.datasets.xlsa17.ZSLXlsa17Dataset`, so the default job goes through the
+same loading path as CUB, AwA2 and SUN. Each data info additionally carries ``fg_mask_path``,
+the ground-truth foreground mask of the image (an 'L' PNG, 255 = object), for measuring patch
+selection.
+
+Config example::
+
+    train_dataloader = dict(dataset=dict(
+        type='ZSLSynthetic', data_root='data/synthetic_zsl', split='trainval',
+        clutter=True, seed=0, pipeline=train_pipeline))
+"""
+import os.path as osp
+from typing import Any, Dict, List, Optional, Union
+
+from mmengine.dist import barrier, get_dist_info, get_local_rank
+from mmpretrain.registry import DATASETS
+
+from .synthetic_zsl import ATTRIBUTES_FILE, ensure_synthetic_zsl, load_synthetic_meta
+from .xlsa17 import ZSLXlsa17Dataset
+
+__all__ = ['ZSLSynthetic', 'default_synthetic_root']
+
+
+def default_synthetic_root(preset: str = 'default', seed: int = 0, clutter: bool = True) -> str:
+    """The folder used when no ``data_root`` is given, distinct per variant.
+
+    ``data/synthetic_zsl`` for the default preset, seed 0 and clutter; otherwise suffixed, e.g.
+    ``data/synthetic_zsl_large_seed3_clean``.
+    """
+    name = 'data/synthetic_zsl'
+    if preset != 'default':
+        name += f'_{preset}'
+    if seed != 0:
+        name += f'_seed{seed}'
+    if not clutter:
+        name += '_clean'
+    return name
+
+
+@DATASETS.register_module()
+class ZSLSynthetic(ZSLXlsa17Dataset):
+    """The synthetic ZSL dataset of :mod:`svip_mm.datasets.synthetic_zsl`, made if absent.
+
+    Args:
+        data_root: where the dataset lives (generated there if absent or generated with other
+            parameters). ``None``: :func:`default_synthetic_root` of the variant.
+        split: as in :class:`ZSLXlsa17Dataset` (``trainval``, ``train``, ``val``,
+            ``test_seen``, ``test_unseen``, ``test``).
+        preset, seed, image_size, clutter: the generator's parameters (see
+            :func:`~svip_mm.datasets.synthetic_zsl.generate_synthetic_zsl`).
+        generator_overrides: further generator parameters, e.g. ``dict(images_per_class=16)``.
+        on_mismatch: ``'regenerate'`` (default) replaces a dataset generated with other
+            parameters; ``'raise'`` refuses to.
+        workers: rendering processes when generating.
+        mask_prefix: the mask folder under ``data_root`` (mirrors the image folder).
+        expected_counts: ``'default'`` checks the files against the counts recorded by the
+            generator; a dict or ``None`` as in :class:`ZSLXlsa17Dataset`.
+        **kwargs: the other arguments of :class:`ZSLXlsa17Dataset` (``pipeline``,
+            ``test_mode``, ...).
+
+    In a distributed run the first process of every node generates while the others wait, so
+    the files are written once per (shared or local) file system.
+    """
+
+    def __init__(self,
+                 data_root: Optional[str] = None,
+                 split: str = 'trainval',
+                 preset: str = 'default',
+                 seed: int = 0,
+                 image_size: int = 64,
+                 clutter: bool = True,
+                 generator_overrides: Optional[Dict[str, Any]] = None,
+                 on_mismatch: str = 'regenerate',
+                 workers: int = 1,
+                 mask_prefix: str = 'masks',
+                 expected_counts: Union[str, dict, None] = 'default',
+                 attribute_names_file: Optional[str] = ATTRIBUTES_FILE,
+                 attribute_groups: Union[str, list, dict] = 'prefix',
+                 **kwargs):
+        if data_root is None:
+            data_root = default_synthetic_root(preset, seed, clutter)
+        gen_args = dict(preset=preset, seed=seed, image_size=image_size, clutter=clutter,
+                        workers=workers, on_mismatch=on_mismatch,
+                        **(generator_overrides or {}))
+        _, world_size = get_dist_info()
+        if world_size > 1:
+            if get_local_rank() == 0:
+                ensure_synthetic_zsl(data_root, **gen_args)
+            barrier()
+        ensure_synthetic_zsl(data_root, **gen_args)
+        self.generator_meta = load_synthetic_meta(data_root)
+        if expected_counts == 'default':
+            c = self.generator_meta['counts']
+            expected_counts = dict(
+                num_images=c['images'], num_classes=c['classes'], num_seen=c['seen_classes'],
+                num_unseen=c['unseen_classes'], num_attributes=c['attributes'],
+                trainval=c['trainval_loc'], test_seen=c['test_seen_loc'],
+                test_unseen=c['test_unseen_loc'])
+        self.mask_prefix = mask_prefix
+        super().__init__(data_root=data_root, split=split,
+                         attribute_names_file=attribute_names_file,
+                         attribute_groups=attribute_groups, expected_counts=expected_counts,
+                         **kwargs)
+
+    def load_data_list(self) -> List[dict]:
+        """The xlsa17 data infos plus ``fg_mask_path`` (the image's path under the masks)."""
+        data_list = super().load_data_list()
+        mask_root = self._rooted(self.mask_prefix)
+        img_root = self.img_prefix
+        for info in data_list:
+            info['fg_mask_path'] = osp.join(mask_root, osp.relpath(info['img_path'], img_root))
+        if self.check_images:
+            absent = [i['fg_mask_path'] for i in data_list if not osp.isfile(i['fg_mask_path'])]
+            if absent:
+                raise FileNotFoundError(
+                    f'{len(absent)} foreground masks of split {self.split!r} are absent, e.g. '
+                    f'{absent[:3]}; expected one mask per image under {mask_root} '
+                    f'(mask_prefix={self.mask_prefix!r})')
+        self._metainfo['fg_mask_root'] = mask_root
+        return data_list
+
+    def extra_repr(self) -> List[str]:
+        p = self.generator_meta['params']
+        return super().extra_repr() + [
+            f"Synthetic: \tpreset {p['preset']}, seed {p['seed']}, {p['image_size']} px, "
+            f"clutter {'on' if p['clutter'] else 'off'}"
+        ]
