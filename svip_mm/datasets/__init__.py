@@ -1,1 +1,18 @@
-"""svip_mm.datasets (filled in by its issue)."""
+"""svip_mm.datasets: xlsa17-format ZSL datasets (CUB, AwA2, SUN, any dataset in the format).
+
+Importing registers ``ZSLXlsa17Dataset``, ``ZSLCUB``, ``ZSLAWA2`` and ``ZSLSUN`` in
+``mmpretrain.registry.DATASETS``.
+"""
+from .attribute_groups import (AWA2_GROUPS, AWA2_PREDICATES, SUN_ATTRIBUTES, SUN_GROUPS,
+                               group_ids, groups_from_prefix, resolve_attribute_groups)
+from .attribute_names import read_attribute_names
+from .check import CheckReport, check_xlsa17
+from .xlsa17 import (SPLITS, Xlsa17Annotations, Xlsa17FormatError, ZSLAWA2, ZSLCUB, ZSLSUN,
+                     ZSLXlsa17Dataset, load_xlsa17, map_image_path)
+
+__all__ = [
+    'ZSLXlsa17Dataset', 'ZSLCUB', 'ZSLAWA2', 'ZSLSUN', 'SPLITS', 'Xlsa17Annotations',
+    'Xlsa17FormatError', 'load_xlsa17', 'map_image_path', 'CheckReport', 'check_xlsa17',
+    'read_attribute_names', 'resolve_attribute_groups', 'groups_from_prefix', 'group_ids',
+    'AWA2_PREDICATES', 'AWA2_GROUPS', 'SUN_ATTRIBUTES', 'SUN_GROUPS'
+]
