@@ -1,0 +1,49 @@
+# Animals with Attributes 2, xlsa17 proposed split (40 seen / 10 unseen classes,
+# 85 attributes), raw images.
+# Layout under data_root: see svip_mm.datasets.ZSLAWA2. An experiment that inherits this piece
+# and uses another folder overrides the dataloaders, e.g.
+#   train_dataloader = dict(dataset=dict(data_root='/my/AWA2'))  (same for val/test),
+# because config variables such as data_root are resolved inside this file.
+# default_scope / custom_imports belong to the runtime or experiment config (mmengine refuses
+# a key defined in two _base_ files).
+dataset_type = 'ZSLAWA2'
+data_root = 'data/AWA2'
+
+# ImageNet statistics (RGB); images are loaded BGR by OpenCV, hence to_rgb.
+data_preprocessor = dict(
+    type='ClsDataPreprocessor',
+    num_classes=50,
+    mean=[123.675, 116.28, 103.53],
+    std=[58.395, 57.12, 57.375],
+    to_rgb=True)
+
+# svip-method.md section 6: AwA2 resize to 224 x 224 (aspect ratio not kept), no flip.
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(224, 224), keep_ratio=False),
+    dict(type='PackInputs', algorithm_keys=['is_unseen']),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='ResizeEdge', scale=256, edge='short'),
+    dict(type='CenterCrop', crop_size=224),
+    dict(type='PackInputs', algorithm_keys=['is_unseen']),
+]
+
+train_dataloader = dict(
+    batch_size=64,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(type=dataset_type, data_root=data_root, split='trainval',
+                 pipeline=train_pipeline))
+# GZSL evaluation set: test_seen + test_unseen (each sample carries is_unseen). Validating
+# on it is monitoring only; never select checkpoints on it (zsl-protocol.md).
+val_dataloader = dict(
+    batch_size=64,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type=dataset_type, data_root=data_root, split='test', test_mode=True,
+                 pipeline=test_pipeline))
+test_dataloader = val_dataloader

@@ -1,0 +1,50 @@
+# CUB-200-2011, xlsa17 proposed split (150 seen / 50 unseen classes, 312 attributes), raw images.
+# Layout under data_root: see svip_mm.datasets.ZSLCUB. An experiment that inherits this piece
+# and uses another folder overrides the dataloaders, e.g.
+#   train_dataloader = dict(dataset=dict(data_root='/my/CUB'))  (same for val/test),
+# because config variables such as data_root are resolved inside this file.
+# default_scope / custom_imports belong to the runtime or experiment config (mmengine refuses
+# a key defined in two _base_ files).
+dataset_type = 'ZSLCUB'
+data_root = 'data/CUB'
+
+# ImageNet statistics (RGB); images are loaded BGR by OpenCV, hence to_rgb.
+data_preprocessor = dict(
+    type='ClsDataPreprocessor',
+    num_classes=200,
+    mean=[123.675, 116.28, 103.53],
+    std=[58.395, 57.12, 57.375],
+    to_rgb=True)
+
+# svip-method.md section 6: CUB resize 256 -> center crop 224 -> flip.
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='ResizeEdge', scale=256, edge='short'),
+    dict(type='CenterCrop', crop_size=224),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='PackInputs', algorithm_keys=['is_unseen']),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='ResizeEdge', scale=256, edge='short'),
+    dict(type='CenterCrop', crop_size=224),
+    dict(type='PackInputs', algorithm_keys=['is_unseen']),
+]
+
+train_dataloader = dict(
+    batch_size=64,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(type=dataset_type, data_root=data_root, split='trainval',
+                 pipeline=train_pipeline))
+# GZSL evaluation set: test_seen + test_unseen (each sample carries is_unseen). Validating
+# on it is monitoring only; never select checkpoints on it (zsl-protocol.md).
+val_dataloader = dict(
+    batch_size=64,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type=dataset_type, data_root=data_root, split='test', test_mode=True,
+                 pipeline=test_pipeline))
+test_dataloader = val_dataloader
