@@ -1,16 +1,19 @@
 """svip_mm.datasets: xlsa17-format ZSL datasets (CUB, AwA2, SUN, any dataset in the format).
 
-Importing registers ``ZSLXlsa17Dataset``, ``ZSLCUB``, ``ZSLAWA2`` and ``ZSLSUN`` in
-``mmpretrain.registry.DATASETS``.
+Importing registers ``ZSLXlsa17Dataset``, ``ZSLCUB``, ``ZSLAWA2`` and ``ZSLSUN`` and the generated
+``ZSLSynthetic`` in ``mmpretrain.registry.DATASETS``.
 """
 from .attribute_groups import (AWA2_GROUPS, AWA2_PREDICATES, SUN_ATTRIBUTES, SUN_GROUPS,
                                group_ids, groups_from_prefix, resolve_attribute_groups)
 from .attribute_names import read_attribute_names
 from .check import CheckReport, check_xlsa17
+from .synthetic_dataset import ZSLSynthetic, default_synthetic_root
+from .synthetic_zsl import ensure_synthetic_zsl, generate_synthetic_zsl
 from .xlsa17 import (SPLITS, Xlsa17Annotations, Xlsa17FormatError, ZSLAWA2, ZSLCUB, ZSLSUN,
                      ZSLXlsa17Dataset, load_xlsa17, map_image_path)
 
 __all__ = [
+    'ZSLSynthetic', 'default_synthetic_root', 'ensure_synthetic_zsl', 'generate_synthetic_zsl',
     'ZSLXlsa17Dataset', 'ZSLCUB', 'ZSLAWA2', 'ZSLSUN', 'SPLITS', 'Xlsa17Annotations',
     'Xlsa17FormatError', 'load_xlsa17', 'map_image_path', 'CheckReport', 'check_xlsa17',
     'read_attribute_names', 'resolve_attribute_groups', 'groups_from_prefix', 'group_ids',

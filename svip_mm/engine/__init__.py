@@ -2,4 +2,11 @@ from .safe_checkpoint import allow_mmengine_checkpoints, load_weights_file
 
 allow_mmengine_checkpoints()
 
-__all__ = ['allow_mmengine_checkpoints', 'load_weights_file']
+from .autocast_optim_wrapper import AutocastOptimWrapper  # noqa: E402
+from .class_table_hook import ZSLClassTableHook  # noqa: E402
+from .data_preparation import prepare_data  # noqa: E402
+from .optim_constructor import SVIPOptimWrapperConstructor  # noqa: E402
+from .two_phase_schedule import TwoPhaseScheduleHook  # noqa: E402
+
+__all__ = ['AutocastOptimWrapper', 'SVIPOptimWrapperConstructor', 'TwoPhaseScheduleHook', 'ZSLClassTableHook',
+           'allow_mmengine_checkpoints', 'load_weights_file', 'prepare_data']

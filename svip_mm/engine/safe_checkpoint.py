@@ -39,9 +39,12 @@ def allow_mmengine_checkpoints() -> None:
         return
     from mmengine.logging.history_buffer import HistoryBuffer
     from mmengine.config.config import ConfigDict
+    # getattr: the message hub pickles HistoryBuffer's statistics methods by reference
+    # (getattr(HistoryBuffer, 'min')). Allowing it cannot run code: the safe unpickler only
+    # ever *calls* allow-listed callables, so an attribute fetched this way stays inert.
     torch.serialization.add_safe_globals(
         [HistoryBuffer, ConfigDict, collections.OrderedDict, collections.Counter,
-         collections.defaultdict, *_numpy_safe_globals()])
+         collections.defaultdict, getattr, *_numpy_safe_globals()])
     _done = True
 
 

@@ -101,7 +101,7 @@ class SVIPVisionTransformer(BaseModule):
             if not isinstance(arch, dict) or not required <= set(arch):
                 raise ValueError(f'a custom arch must be a dict with keys {sorted(required)}, '
                                  f'got {arch!r}')
-            settings = dict(mlp_ratio=4.0, patch_size=16, img_size=224, **arch)
+            settings = {**dict(mlp_ratio=4.0, patch_size=16, img_size=224), **arch}
         if out_type not in ('featmap', 'raw', 'cls_token'):
             raise ValueError(f"out_type must be 'featmap', 'raw' or 'cls_token', got {out_type!r}")
         self.out_type = out_type

@@ -1,0 +1,45 @@
+# The generated synthetic ZSL dataset (svip_mm.datasets.synthetic_zsl): 40 classes (30 seen /
+# 10 unseen), 15 attributes in 4 groups, 64 px images with background clutter, written in the
+# xlsa17 format on first use. An experiment using another variant overrides the dataloaders'
+# dataset fields (data_root, preset, seed, clutter).
+dataset_type = 'ZSLSynthetic'
+data_root = 'data/synthetic_zsl'
+
+data_preprocessor = dict(
+    type='ClsDataPreprocessor',
+    num_classes=40,
+    mean=[123.675, 116.28, 103.53],
+    std=[58.395, 57.12, 57.375],
+    to_rgb=True)
+
+# the images are already 64 px; flips keep every attribute (shapes are mirror-symmetric)
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='PackInputs', algorithm_keys=['is_unseen']),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='PackInputs', algorithm_keys=['is_unseen']),
+]
+
+train_dataloader = dict(
+    batch_size=64,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(type=dataset_type, data_root=data_root, split='trainval',
+                 pipeline=train_pipeline))
+# trainval uses every seen class, so there is no held-out validation set: the last
+# checkpoint is the result, and the test set (test_seen + test_unseen) is evaluated once.
+val_dataloader = None
+val_cfg = None
+val_evaluator = None
+test_dataloader = dict(
+    batch_size=128,
+    num_workers=2,
+    persistent_workers=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type=dataset_type, data_root=data_root, split='test', test_mode=True,
+                 pipeline=test_pipeline))
+test_evaluator = dict(type='GZSLMetric')

@@ -1,0 +1,79 @@
+"""Files a config needs before its model can be built: generated data and word vectors.
+
+MMEngine builds the model before any dataset, and SVIP's neck reads the attribute word
+vectors when it is built, so a config that trains on generated data lists the steps in
+``data_preparation``; ``tools/train.py``, ``tools/test.py`` and the tutorials run them first.
+Each step is idempotent: it writes nothing when its output is already there.
+
+    data_preparation = [
+        dict(type='synthetic_zsl'),  # the dataset of train_dataloader, generated if absent
+        dict(type='attribute_embeddings', names_file='data/synthetic_zsl/attributes/'
+             'attributes.txt', out='data/synthetic_zsl/attribute_glove50.npy',
+             backend='glove', dataset='cub'),
+    ]
+"""
+import os.path as osp
+from typing import Dict, List
+
+from mmengine.dist import barrier, get_dist_info
+from mmengine.logging import print_log
+
+
+_SYNTHETIC_KEYS = ('preset', 'seed', 'image_size', 'clutter', 'on_mismatch', 'workers')
+
+
+def _synthetic(step: Dict, cfg) -> str:
+    """Generate the ``ZSLSynthetic`` data of ``step['dataloader']`` (default: the training
+    one) with that dataset's own parameters, so the two can never disagree."""
+    from svip_mm.datasets.synthetic_dataset import default_synthetic_root
+    from svip_mm.datasets.synthetic_zsl import ensure_synthetic_zsl
+    loader = step.get('dataloader', 'train_dataloader')
+    ds = dict((cfg.get(loader) or {}).get('dataset') or {})
+    if ds.get('type') != 'ZSLSynthetic':
+        raise ValueError(f"data_preparation step synthetic_zsl needs {loader}.dataset of type "
+                         f"'ZSLSynthetic', found {ds.get('type')!r}")
+    args = {k: ds[k] for k in _SYNTHETIC_KEYS if k in ds}
+    args.update(ds.get('generator_overrides') or {})
+    root = ds.get('data_root') or default_synthetic_root(
+        ds.get('preset', 'default'), ds.get('seed', 0), ds.get('clutter', True))
+    return str(ensure_synthetic_zsl(root, **args))
+
+
+def _attribute_embeddings(step: Dict, cfg) -> str:
+    from svip_mm.embeddings import embed_attributes, read_attribute_names, save_embeddings
+    out = step['out']
+    if osp.isfile(out):
+        return out
+    names = read_attribute_names(step['names_file'])
+    matrix, report = embed_attributes(names, backend=step.get('backend', 'glove'),
+                                      dataset=step.get('dataset', 'generic'),
+                                      reduce=step.get('reduce', 'sum'),
+                                      vectors_path=step.get('vectors_path'))
+    save_embeddings(out, matrix, report)
+    return out
+
+
+STEPS = {'synthetic_zsl': _synthetic, 'attribute_embeddings': _attribute_embeddings}
+
+
+def prepare_data(cfg) -> List[str]:
+    """Run the ``data_preparation`` steps of a config (rank 0 first, the others wait).
+
+    Returns the outputs (paths) of the steps.
+    """
+    rank, world = get_dist_info()
+    outputs = []
+    for phase in ((0, ), range(1, world)) if world > 1 else ((0, ), ):
+        if rank in phase:
+            outputs = []
+            for step in cfg.get('data_preparation') or []:
+                step = dict(step)
+                kind = step.pop('type', None)
+                if kind not in STEPS:
+                    raise ValueError(f'unknown data_preparation step {kind!r}; expected one of '
+                                     f'{sorted(STEPS)}')
+                outputs.append(STEPS[kind](step, cfg))
+                print_log(f'data preparation: {kind} -> {outputs[-1]}', logger='current')
+        if world > 1:
+            barrier()
+    return outputs

@@ -1,0 +1,100 @@
+#!/usr/bin/env python
+"""Train a model from a config with the MMEngine Runner (mmpretrain's command line).
+
+    python tools/train.py configs/svip_vit_synthetic.py [--work-dir DIR] [--resume [CKPT]]
+        [--amp] [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
+
+Before the Runner is built, the config's ``data_preparation`` steps run (generate the
+synthetic data, extract word vectors). After training, the test set is evaluated when the
+config has a ``test_evaluator`` (``--no-test`` skips it).
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+import torch  # noqa: E402
+from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.dist import init_dist  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+import svip_mm  # noqa: E402,F401
+from svip_mm.engine import prepare_data  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Train an svip_mm / mmpretrain model')
+    parser.add_argument('config', help='config file')
+    parser.add_argument('--work-dir', help='where logs and checkpoints go '
+                        '(default: work_dirs/<config name>)')
+    parser.add_argument('--resume', nargs='?', const='auto', default=None,
+                        help='resume from CKPT, or without a value from the last checkpoint '
+                        'in the work dir')
+    parser.add_argument('--amp', action='store_true',
+                        help='mixed precision: bf16 autocast (fp16 + loss scaling on GPUs '
+                        'without bf16)')
+    parser.add_argument('--no-validate', action='store_true',
+                        help='skip validation during training')
+    parser.add_argument('--no-test', action='store_true', help='skip the test after training')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config entries, e.g. train_cfg.max_epochs=2')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def amp_optim_wrapper(cfg_wrapper: dict) -> dict:
+    """The optimizer wrapper for ``--amp`` on this machine."""
+    wrapper = dict(cfg_wrapper)
+    if torch.cuda.is_available() and not torch.cuda.is_bf16_supported():
+        wrapper.update(type='AmpOptimWrapper', dtype='float16', loss_scale='dynamic')
+    elif torch.cuda.is_available():
+        wrapper.update(type='AmpOptimWrapper', dtype='bfloat16')
+    else:  # MMEngine's AmpOptimWrapper refuses the CPU
+        wrapper.update(type='AutocastOptimWrapper', dtype='bfloat16')
+    return wrapper
+
+
+def build_cfg(args) -> Config:
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.launcher = args.launcher
+    if args.work_dir:
+        cfg.work_dir = args.work_dir
+    elif not cfg.get('work_dir'):
+        cfg.work_dir = osp.join('work_dirs', osp.splitext(osp.basename(args.config))[0])
+    if args.no_validate:
+        cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    if args.amp:
+        cfg.optim_wrapper = amp_optim_wrapper(cfg.optim_wrapper)
+    if args.resume == 'auto':
+        cfg.resume, cfg.load_from = True, None
+    elif args.resume:
+        cfg.resume, cfg.load_from = True, args.resume
+    return cfg
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = build_cfg(args)
+    if args.launcher != 'none':  # so that data preparation can run on rank 0 only
+        dist_cfg = dict(cfg.get('env_cfg', {}).get('dist_cfg', {}))
+        if not torch.cuda.is_available():  # NCCL needs GPUs; CPU runs use gloo
+            dist_cfg['backend'] = 'gloo'
+        cfg.env_cfg = dict(cfg.get('env_cfg', {}), dist_cfg=dist_cfg)
+        init_dist(args.launcher, **dist_cfg)
+    prepare_data(cfg)
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    if not args.no_test and cfg.get('test_evaluator') and cfg.get('test_dataloader'):
+        runner.test()
+
+
+if __name__ == '__main__':
+    main()
