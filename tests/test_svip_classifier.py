@@ -133,3 +133,25 @@ def test_mismatched_unit_sizes_are_an_error():
     cfg['head']['unit_size'] = 1
     with pytest.raises(ValueError, match='neck unit_size=2 differs from head unit_size=1'):
         MODELS.build(cfg)
+
+
+def test_predict_reports_selector_probabilities_and_attention_scores():
+    torch.manual_seed(0)
+    cfg = tiny_svip_cfg()
+    cfg['predict_attention'] = True
+    model = MODELS.build(cfg)
+    model.eval()
+    images, _ = _batch(b=2)
+    with torch.no_grad():
+        samples = model(images, [DataSample(), DataSample()], mode='predict')
+        patches, grid = model.backbone.embed(images)
+        logits = model.neck.selector_logits(patches, grid)
+        _, maps = model.backbone.encode(patches, grid, return_attn=True)
+        scores = model.neck.attention_unit_scores(maps, grid, model.backbone.num_heads)
+    for i, sample in enumerate(samples):
+        assert torch.allclose(sample.selector_prob, logits[i].sigmoid())
+        # the kept units are the k least "unrelated" ones
+        kept_max = sample.selector_prob[sample.keep_mask].max()
+        dropped_min = sample.selector_prob[~sample.keep_mask].min()
+        assert kept_max <= dropped_min
+        assert torch.allclose(sample.attention_unit_scores, scores[i])

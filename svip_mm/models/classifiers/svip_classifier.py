@@ -26,6 +26,10 @@ class SVIPClassifier(BaseClassifier):
         neck: a :class:`SemanticPatchSelector` config.
         head: a :class:`SemanticAttributeHead` config.
         consistency: config of :class:`SVIPConsistencyLoss`.
+        predict_attention: in ``predict``, also run the source pass (full image, attention of
+            all layers) and put its per-unit aggregated attention on each sample as
+            ``attention_unit_scores`` — the labels the selector is trained on, for measuring
+            selection quality and for visualisation. Costs one more forward pass.
         data_preprocessor: defaults to mmpretrain's ``ClsDataPreprocessor``.
     """
 
@@ -34,6 +38,7 @@ class SVIPClassifier(BaseClassifier):
                  neck: dict,
                  head: dict,
                  consistency: dict = dict(type='SVIPConsistencyLoss', mode='kl'),
+                 predict_attention: bool = False,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         data_preprocessor = dict(data_preprocessor or {})
@@ -43,6 +48,7 @@ class SVIPClassifier(BaseClassifier):
         self.neck = MODELS.build(neck)
         self.head = MODELS.build(head)
         self.consistency = MODELS.build(consistency)
+        self.predict_attention = predict_attention
         if self.neck.unit_size != self.head.unit_size:
             raise ValueError(f'neck unit_size={self.neck.unit_size} differs from head '
                              f'unit_size={self.head.unit_size}')
@@ -88,23 +94,40 @@ class SVIPClassifier(BaseClassifier):
                                                       head.similarity(a_tgt, 'seen'))
         return losses
 
-    def infer(self, inputs: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    def infer(self, inputs: torch.Tensor,
+              with_details: bool = False) -> Tuple[torch.Tensor, torch.Tensor]:
         """One inference pass: selector keep set -> context token -> encode -> head.
 
         Returns:
-            attribute scores [B, K] and the keep mask [B, U].
+            attribute scores [B, K] and the keep mask [B, U]; with ``with_details`` also a
+            dict with ``selector_prob`` [B, U] (probability of "semantic-unrelated").
         """
         patches, grid = self.backbone.embed(inputs)
-        keep = self.neck.keep_from_selector(self.neck.selector_logits(patches, grid))
+        logits = self.neck.selector_logits(patches, grid)
+        keep = self.neck.keep_from_selector(logits)
         tokens, _ = self.backbone.encode(self.neck.contextualise(patches, keep, grid), grid)
         pool_mask = keep if self.head.eval_units == 'kept' else None
-        return self.head.attribute_scores(self._units(tokens, grid), pool_mask), keep
+        attributes = self.head.attribute_scores(self._units(tokens, grid), pool_mask)
+        if not with_details:
+            return attributes, keep
+        details = dict(selector_prob=logits.float().sigmoid())
+        if self.predict_attention:
+            _, maps = self.backbone.encode(patches, grid, return_attn=True)
+            details['attention_unit_scores'] = self.neck.attention_unit_scores(
+                maps, grid, self.backbone.num_heads)
+        return attributes, keep, details
 
     def predict(self, inputs: torch.Tensor,
                 data_samples: Optional[List[DataSample]] = None) -> List[DataSample]:
-        """Class scores over all classes, attribute vector and keep mask on each sample."""
-        attributes, keep = self.infer(inputs)
-        return self.head.predictions(attributes, data_samples, keep)
+        """Class scores over all classes, attribute vector, keep mask, the selector's
+        per-unit probability (``selector_prob``) and, with ``predict_attention``, the
+        source pass's ``attention_unit_scores`` on each sample."""
+        attributes, keep, details = self.infer(inputs, with_details=True)
+        samples = self.head.predictions(attributes, data_samples, keep)
+        for i, sample in enumerate(samples):
+            for key, value in details.items():
+                sample.set_field(value[i], key, field_type='data')
+        return samples
 
     def _units(self, tokens: torch.Tensor, grid: Tuple[int, int]) -> torch.Tensor:
         """[B, 1 + h*w, C] tokens -> [B, U, u*u*C] units of the final patch tokens."""
