@@ -1,23 +1,16 @@
-"""Read the attribute names that come with a ZSL dataset.
+"""Strings from MATLAB files, and the attribute-name reader the datasets use.
 
-Supported files (one name per attribute, in the order of the rows of ``att``):
-
-- text, one attribute per line, optionally preceded by its 1-based index:
-  CUB ``attributes.txt`` (``1 has_bill_shape::dagger``), AwA2 ``predicates.txt``
-  (``1<TAB>black``), or plain names;
-- MATLAB ``.mat`` with one cell array of strings: SUN ``attributes.mat`` (variable
-  ``attributes``, 102 x 1), or any file whose single variable is such a cell array.
+The attribute names (CUB ``attributes.txt``, AwA2 ``predicates.txt``, SUN ``attributes.mat``)
+are read by :func:`svip_mm.embeddings.names.read_attribute_names`, the one reader shared with
+the word-vector extraction, so that both see the same names in the same order.
 """
-import os.path as osp
-import re
-from typing import List, Optional
+from typing import List
 
 import numpy as np
 
-__all__ = ['read_attribute_names', 'mat_strings']
+from svip_mm.embeddings.names import read_attribute_names
 
-# "<index><whitespace><name>": the index is dropped, the name keeps inner spaces.
-_INDEXED_LINE = re.compile(r'^\s*(\d+)\s+(\S.*?)\s*$')
+__all__ = ['read_attribute_names', 'mat_strings']
 
 
 def mat_strings(value) -> List[str]:
@@ -43,42 +36,3 @@ def mat_strings(value) -> List[str]:
                 item = item.ravel()[0]
         out.append(str(item).strip())
     return out
-
-
-def read_attribute_names(path: str, field: Optional[str] = None) -> List[str]:
-    """Read K attribute names from a ``.txt`` or ``.mat`` file (see module docstring).
-
-    Args:
-        path: the names file.
-        field: variable to read from a ``.mat`` file; by default ``attributes`` or the
-            only variable in the file.
-
-    Returns:
-        list of K names, index prefixes removed.
-
-    Raises:
-        FileNotFoundError: the file does not exist.
-        ValueError: an empty file, or a ``.mat`` file without a usable variable.
-    """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'attribute names file not found: {path}')
-    if path.lower().endswith('.mat'):
-        import scipy.io
-        variables = {k: v for k, v in scipy.io.loadmat(path).items() if not k.startswith('__')}
-        if field is None:
-            field = 'attributes' if 'attributes' in variables else (
-                next(iter(variables)) if len(variables) == 1 else None)
-        if field not in variables:
-            raise ValueError(f'{path}: expected a variable {field or "attributes"!r} holding a '
-                             f'cell array of attribute names, found {sorted(variables)}')
-        names = mat_strings(variables[field])
-    else:
-        with open(path, encoding='utf-8') as f:
-            lines = [line.strip() for line in f if line.strip()]
-        names = []
-        for line in lines:
-            m = _INDEXED_LINE.match(line)
-            names.append(m.group(2) if m else line)
-    if not names:
-        raise ValueError(f'{path}: no attribute names found (empty file)')
-    return names
