@@ -1,0 +1,76 @@
+"""Training machinery on the real Runner: two-phase lr, NaN guard, --amp on the CPU."""
+import copy
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from mmengine.runner import Runner
+
+import svip_mm  # noqa: F401
+from svip_mm.engine import TwoPhaseScheduleHook, prepare_data
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_runner_checkpoints import REPO, tiny_cfg  # noqa: E402
+
+sys.path.insert(0, str(REPO / 'tools'))
+import train as train_tool  # noqa: E402
+
+
+@pytest.fixture(scope='module')
+def data_root(tmp_path_factory):
+    base = tmp_path_factory.mktemp('engine')
+    prepare_data(tiny_cfg(base / 'data', base / 'w', 1))
+    return base
+
+
+def test_two_phase_learning_rates():
+    hook = TwoPhaseScheduleHook(phase1_epochs=4, phase1_lr=5e-5, lr=3e-5, step_epochs=5,
+                                gamma=0.8)
+    assert [hook.lr_for('new', e) for e in (0, 3)] == [5e-5, 5e-5]
+    assert [hook.lr_for('pretrained', e) for e in (0, 3)] == [0.0, 0.0]
+    assert hook.lr_for('pretrained', 4) == pytest.approx(3e-5)
+    assert hook.lr_for('new', 5) == pytest.approx(3e-5 * 0.8)
+    assert hook.lr_for('new', 29) == pytest.approx(3e-5 * 0.8**5)
+    with pytest.raises(ValueError, match='phase1_epochs must be >= 0'):
+        TwoPhaseScheduleHook(phase1_epochs=-1, phase1_lr=1, lr=1)
+
+
+def test_phase_one_leaves_the_backbone_untouched(data_root):
+    cfg = tiny_cfg(data_root / 'data', data_root / 'w_phase', 1)
+    cfg.custom_hooks[-1].update(phase1_epochs=1)
+    runner = Runner.from_cfg(cfg)
+    before = {k: v.clone() for k, v in runner.model.state_dict().items()}
+    runner.train()
+    after = runner.model.state_dict()
+    assert torch.equal(before['backbone.blocks.0.attn.qkv.weight'],
+                       after['backbone.blocks.0.attn.qkv.weight'])
+    assert not torch.equal(before['head.fc.weight'], after['head.fc.weight'])
+    assert not torch.equal(before['neck.selector.0.weight'], after['neck.selector.0.weight'])
+
+
+def test_a_nan_loss_term_stops_training_and_names_it(data_root):
+    cfg = tiny_cfg(data_root / 'data', data_root / 'w_nan', 1)
+    cfg.model.neck.loss.loss_weight = float('nan')
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(FloatingPointError, match=r"'loss_selector' is nan at iteration 1 "):
+        runner.train()
+    assert not list((data_root / 'w_nan').glob('epoch_*.pth'))
+
+
+def test_amp_trains_in_bf16_on_the_cpu(data_root, tmp_path):
+    cfg_file = tmp_path / 'tiny.py'
+    tiny_cfg(data_root / 'data', tmp_path / 'w', 1).dump(str(cfg_file))
+    args = train_tool.parse_args([str(cfg_file), '--amp', '--work-dir', str(tmp_path / 'w')])
+    cfg = train_tool.build_cfg(args)
+    assert cfg.optim_wrapper.type == 'AutocastOptimWrapper'
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    assert (tmp_path / 'w' / 'epoch_1.pth').is_file()
+    seen = []
+    handle = runner.model.backbone.blocks[0].mlp.fc1.register_forward_hook(
+        lambda m, i, o: seen.append(o.dtype))
+    with runner.optim_wrapper.optim_context(runner.model):
+        runner.model.backbone(torch.randn(1, 3, 64, 64))
+    handle.remove()
+    assert seen == [torch.bfloat16]
