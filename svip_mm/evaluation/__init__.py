@@ -3,8 +3,14 @@
 - :class:`GZSLMetric` (registered in ``mmpretrain.registry.METRICS``): ZSL top-1 and GZSL U / S / H
   with calibrated stacking, plus the labelled oracle and official blocks.
 - :mod:`.zsl_accuracy`: the same numbers from plain numpy arrays (notebooks, tests, calibration).
+- :class:`PatchSelectionMetric` (registered): the selector's AUROC for background units and the
+  precision of the kept set, against ground-truth foreground masks; its pure functions
+  (:func:`patch_selection_scores`, :func:`binary_auroc`, ...) work on numpy arrays.
 """
 from .gzsl_metric import GZSLMetric
+from .patch_selection_metric import (PatchSelectionMetric, binary_auroc, kept_precision,
+                                     patch_selection_scores, per_image_auroc, topk_keep,
+                                     unit_foreground_fraction)
 from .zsl_accuracy import (BLOCKS, OFFICIAL_GAMMAS, best_gamma, calibrated_predict,
                            check_class_split, check_zsl_inputs, evaluate_zsl, gzsl_accuracy,
                            gzsl_sweep, harmonic_mean, per_class_accuracy, per_sample_accuracy,
@@ -13,5 +19,7 @@ from .zsl_accuracy import (BLOCKS, OFFICIAL_GAMMAS, best_gamma, calibrated_predi
 __all__ = [
     'GZSLMetric', 'BLOCKS', 'OFFICIAL_GAMMAS', 'best_gamma', 'calibrated_predict',
     'check_class_split', 'check_zsl_inputs', 'evaluate_zsl', 'gzsl_accuracy', 'gzsl_sweep',
-    'harmonic_mean', 'per_class_accuracy', 'per_sample_accuracy', 'zsl_top1'
+    'harmonic_mean', 'per_class_accuracy', 'per_sample_accuracy', 'zsl_top1',
+    'PatchSelectionMetric', 'binary_auroc', 'kept_precision', 'patch_selection_scores',
+    'per_image_auroc', 'topk_keep', 'unit_foreground_fraction'
 ]
