@@ -1,0 +1,12 @@
+# The official two-phase schedule (svip-method.md, section 6) in MMEngine terms: Adam, one
+# optimizer for the whole run, gradient clipping at 1.0; TwoPhaseScheduleHook (listed in the
+# experiment's custom_hooks) sets the per-epoch learning rates of the 'new' and 'pretrained'
+# parameter groups, so no param_scheduler is used.
+optim_wrapper = dict(
+    constructor='SVIPOptimWrapperConstructor',
+    optimizer=dict(type='Adam', lr=3e-5, betas=(0.5, 0.999), weight_decay=0.0),
+    clip_grad=dict(max_norm=1.0))
+param_scheduler = []
+train_cfg = dict(by_epoch=True, max_epochs=30)
+test_cfg = dict()
+test_evaluator = dict(type='GZSLMetric')

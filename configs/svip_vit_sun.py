@@ -1,0 +1,33 @@
+# SVIP on SUN (xlsa17 split) with ViT-B/16 at 224 px and the official hyperparameters.
+# Files to provide: data/SUN (xlsa17 files + images; tools/check_dataset.py ZSLSUN), word
+# vectors of the 102 attribute names (tools/extract_attribute_embeddings.py --dataset sun
+# --names data/SUN/attributes.mat ... --out data/SUN/attribute_vectors.npy) and a local
+# pretrained ViT-B/16 (see configs/svip_vit_cub.py on the choice of weights).
+_base_ = ['_base_/datasets/zsl_sun.py', '_base_/models/svip_vit_b16.py',
+          '_base_/schedules/svip_two_phase.py', '_base_/default_runtime.py']
+
+# training uses every seen class (trainval), so there is no validation set to select a
+# checkpoint on: the last one is the result, and the test split is evaluated once at the end
+val_dataloader = None
+val_cfg = None
+val_evaluator = None
+
+pretrained = 'checkpoints/vit_base_patch16_224.orig_in21k_ft_in1k.safetensors'
+word_vectors = 'data/SUN/attribute_vectors.npy'
+
+model = dict(
+    backbone=dict(init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
+    neck=dict(num_attributes=102, keep_k=45, word_vectors=word_vectors,
+              loss=dict(type='SVIPSelectorLoss', mode='bce', loss_weight=3.0)),
+    # the released code applies its decorrelation weight 0.3 twice: 0.09 reproduces it
+    head=dict(num_attributes=102, num_classes=717,
+              decorrelation=dict(type='AttributeDecorrelationLoss', loss_weight=0.09)))
+
+optim_wrapper = dict(optimizer=dict(lr=1e-5, betas=(0.5, 0.999)))
+custom_hooks = [
+    dict(type='ZSLClassTableHook'),
+    dict(type='NonFiniteLossHook'),
+    dict(type='TwoPhaseScheduleHook', phase1_epochs=4, phase1_lr=1e-4, lr=1e-5,
+         step_epochs=5, gamma=0.8),
+]
+train_cfg = dict(max_epochs=50)
