@@ -54,3 +54,14 @@ def test_default_synthetic_config_builds(tmp_path):
     init_default_scope('mmpretrain')
     model = MODELS.build(cfg.model)
     assert model.neck.num_units(model.backbone.grid_size) > model.neck.keep_k
+
+
+def test_baseline_config_is_plain_mmpretrain_plus_the_attribute_head():
+    cfg = Config.fromfile(str(REPO / 'configs/baseline_vit_synthetic.py'))
+    init_default_scope('mmpretrain')
+    model = MODELS.build(cfg.model)
+    assert type(model).__name__ == 'ImageClassifier'
+    assert type(model.backbone).__module__.startswith('mmpretrain.')
+    assert type(model.head).__name__ == 'SemanticAttributeHead'
+    svip = Config.fromfile(str(REPO / 'configs/svip_vit_synthetic.py'))
+    assert cfg.train_cfg == svip.train_cfg and cfg.custom_hooks == svip.custom_hooks

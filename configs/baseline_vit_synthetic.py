@@ -1,0 +1,27 @@
+# The "ViT + attribute head" baseline of the ablation: mmpretrain's own ImageClassifier and
+# VisionTransformer with svip_mm's attribute head, no patch selection, on the synthetic data.
+# Same data, backbone size, schedule and epochs as configs/svip_vit_synthetic.py.
+_base_ = ['./svip_vit_synthetic.py']
+
+data_preparation = [dict(type='synthetic_zsl')]  # no word vectors needed
+
+model = dict(
+    _delete_=True,
+    type='ImageClassifier',
+    backbone=dict(
+        type='VisionTransformer',
+        arch=dict(embed_dims=192, num_layers=6, num_heads=3, feedforward_channels=768),
+        img_size=64,
+        patch_size=8,
+        drop_path_rate=0.1,
+        out_type='featmap'),
+    head=dict(
+        type='SemanticAttributeHead',
+        num_attributes=15,
+        in_channels=192,
+        num_classes=40,
+        unit_size=2,
+        pooling='mean',
+        similarity='dot',
+        scale=5.0,
+        decorrelation=dict(type='AttributeDecorrelationLoss', loss_weight=0.09)))
