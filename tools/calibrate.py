@@ -1,0 +1,343 @@
+#!/usr/bin/env python
+"""Choose the calibration gamma of GZSL without the test set (docs/calibration.md).
+
+The xlsa17 splits divide the seen classes into ``train_loc`` classes and disjoint ``val_loc``
+classes. A model trained on the train classes only sees the val classes as unseen, so they
+can stand in for the unseen classes: gamma is chosen on them, then used for the test run of
+the model trained on all seen classes. Pseudo-seen images are needed too: a seeded fraction
+of the train classes' images is held out of training (per class, so every train class keeps
+images on both sides).
+
+Two steps around an ordinary training run::
+
+    # 1. write the calibration training config (train_loc minus the held-out images,
+    #    seen classes = the train classes; no test set anywhere)
+    python tools/calibrate.py prepare configs/svip_vit_synthetic.py --work-dir work_dirs/calib
+    # 2. train it
+    python tools/train.py work_dirs/calib/calibration_train.py
+    # 3. sweep gamma on val_loc images (pseudo-unseen) + the held-out images (pseudo-seen)
+    python tools/calibrate.py gamma work_dirs/calib/calibration_train.py \\
+        work_dirs/calib/epoch_30.pth --out work_dirs/calib/gamma.json
+    # 4. test the model trained on trainval with that gamma
+    python tools/test.py configs/svip_vit_synthetic.py CKPT --cfg-options test_evaluator.gamma=G
+
+``prepare`` leaves the held-out indices and the class lists in the written config (its
+``calibration`` entry); ``gamma`` reads them from there.
+"""
+import argparse
+import copy
+import importlib.util
+import json
+import os
+import os.path as osp
+import sys
+from typing import Dict, List, Optional, Sequence
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+import numpy as np  # noqa: E402
+from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+import svip_mm  # noqa: E402,F401
+from svip_mm.engine import prepare_data  # noqa: E402
+from svip_mm.evaluation import OFFICIAL_GAMMAS, best_gamma, gzsl_sweep, zsl_top1  # noqa: E402
+
+CALIBRATION_CONFIG = 'calibration_train.py'
+CLASS_TABLE_HOOK = 'ZSLClassTableHook'
+
+
+def _load_test_tool():
+    """tools/test.py as a module (its prediction collector), without shadowing the standard
+    library's ``test`` package."""
+    spec = importlib.util.spec_from_file_location(
+        'svip_tools_test', osp.join(osp.dirname(osp.abspath(__file__)), 'test.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# ---------------------------------------------------------------------------- pure functions
+def holdout_split(labels: Sequence[int], classes: Sequence[int], fraction: float,
+                  seed: int = 0) -> Dict[str, List[int]]:
+    """Hold out a seeded fraction of each class's images.
+
+    Args:
+        labels: ``[N]`` class id of every image of the split, in dataset order.
+        classes: the classes to split (every image of ``labels`` must belong to one).
+        fraction: share of each class held out, in (0, 1); rounded, at least 1 and at most
+            ``n_c - 1`` images per class (a class with one image is not held out from).
+        seed: with the class id, seeds each class's choice (independent of class order).
+
+    Returns:
+        ``{'train': [...], 'heldout': [...]}``: sorted positions into ``labels``.
+    """
+    if not 0.0 < float(fraction) < 1.0:
+        raise ValueError(f'holdout fraction must lie in (0, 1), got {fraction!r}')
+    labels = np.asarray(labels, dtype=np.int64).reshape(-1)
+    classes = sorted(int(c) for c in classes)
+    stray = sorted(set(labels.tolist()) - set(classes))
+    if stray:
+        raise ValueError(f'images of classes {stray[:5]} are not among the classes to split')
+    held = []
+    for c in classes:
+        idx = np.flatnonzero(labels == c)
+        if idx.size < 2:
+            continue
+        n = min(max(int(round(fraction * idx.size)), 1), idx.size - 1)
+        rng = np.random.default_rng([int(seed), c])
+        held.extend(rng.choice(idx, size=n, replace=False).tolist())
+    held_set = set(held)
+    return dict(train=[i for i in range(labels.size) if i not in held_set],
+                heldout=sorted(held))
+
+
+def calibrate_gamma(scores, labels, train_classes: Sequence[int], val_classes: Sequence[int],
+                    gammas: Sequence[float] = OFFICIAL_GAMMAS) -> dict:
+    """The calibration gamma with the best H on pseudo-GZSL data.
+
+    Args:
+        scores: ``[N, C]`` softmax probabilities over all C classes of the held-out
+            train-class images and the val-class images.
+        labels: ``[N]`` global class ids (each in ``train_classes`` or ``val_classes``).
+        train_classes: the pseudo-seen classes (the model was trained on them).
+        val_classes: the pseudo-unseen classes, disjoint from ``train_classes``.
+        gammas: ``[G]`` candidates, subtracted from the pseudo-seen classes' scores.
+
+    The candidates of the decision are the train and val classes only (the real unseen
+    classes take no part, as the unseen classes take no part in training): the scores are
+    restricted to those columns and renormalised to sum to 1, i.e. the softmax over train +
+    val classes, as the test scores are the softmax over seen + unseen classes. Accuracies
+    are per-class means (percent).
+
+    Returns:
+        dict: ``gamma`` (the middle of the first run of consecutive grid gammas reaching the
+        best H; :func:`best_gamma` gives the run's start), its ``U``, ``S``, ``H``;
+        ``best_range`` ``[lo, hi]`` of that run; ``at_zero`` (U, S, H at gamma 0);
+        ``zsl_top1`` on the val classes; ``sweep`` (``gamma``, ``U``, ``S``, ``H`` lists).
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    labels = np.asarray(labels, dtype=np.int64).reshape(-1)
+    train = sorted(int(c) for c in train_classes)
+    val = sorted(int(c) for c in val_classes)
+    if set(train) & set(val):
+        raise ValueError(f'train and val classes overlap: {sorted(set(train) & set(val))[:5]}')
+    if scores.ndim != 2 or scores.shape[0] != labels.size:
+        raise ValueError(f'scores {scores.shape} must be [N, C] for {labels.size} labels')
+    cols = np.array(train + val)
+    if cols.max() >= scores.shape[1]:
+        raise ValueError(f'class id {cols.max()} is out of range for {scores.shape[1]} scores')
+    local = {c: i for i, c in enumerate(cols.tolist())}
+    bad = sorted(set(labels.tolist()) - set(local))
+    if bad:
+        raise ValueError(f'labels {bad[:5]} are neither train nor val classes')
+    sub = scores[:, cols]
+    sub = sub / np.maximum(sub.sum(axis=1, keepdims=True), 1e-12)
+    y = np.array([local[c] for c in labels.tolist()])
+    is_unseen = np.isin(labels, val)
+    seen_l, unseen_l = np.arange(len(train)), np.arange(len(train), cols.size)
+    sweep = gzsl_sweep(sub, y, is_unseen, seen_l, unseen_l, gammas)
+    best = best_gamma(sweep)
+    h = sweep['H']
+    first = int(np.flatnonzero(h == best['H'])[0])
+    last = first
+    while last + 1 < h.size and h[last + 1] == best['H']:
+        last += 1
+    mid = (first + last) // 2
+    zero = gzsl_sweep(sub, y, is_unseen, seen_l, unseen_l, [0.0])
+    return dict(
+        gamma=float(sweep['gamma'][mid]),
+        U=float(sweep['U'][mid]), S=float(sweep['S'][mid]), H=float(h[mid]),
+        best_range=[float(sweep['gamma'][first]), float(sweep['gamma'][last])],
+        at_zero={k: float(zero[k][0]) for k in ('U', 'S', 'H')},
+        zsl_top1=zsl_top1(sub[is_unseen], y[is_unseen], unseen_l),
+        sweep={k: [float(v) for v in sweep[k]] for k in ('gamma', 'U', 'S', 'H')})
+
+
+# ---------------------------------------------------------------------------- prepare
+def _gamma_option(test_evaluator) -> str:
+    """The ``--cfg-options`` key of the GZSL metric's gamma in the original config."""
+    if isinstance(test_evaluator, (list, tuple)):
+        for i, m in enumerate(test_evaluator):
+            if str(m.get('type', '')).split('.')[-1] == 'GZSLMetric':
+                return f'test_evaluator.{i}.gamma'
+    return 'test_evaluator.gamma'
+
+
+def prepare(args) -> Config:
+    """Write ``<work-dir>/calibration_train.py`` and the class table it points to."""
+    from mmpretrain.registry import DATASETS
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    work_dir = args.work_dir or osp.join(
+        'work_dirs', osp.splitext(osp.basename(args.config))[0] + '_calibration')
+    os.makedirs(work_dir, exist_ok=True)
+    prepare_data(cfg)
+
+    ds_cfg = copy.deepcopy(dict(cfg.train_dataloader.dataset))
+    ds_cfg.pop('indices', None)
+    train_set = DATASETS.build(dict(ds_cfg, split='train', pipeline=[]))
+    meta = train_set.metainfo
+    missing = [k for k in ('train_classes', 'val_classes', 'class_attributes') if k not in meta]
+    if missing:
+        raise SystemExit(f'{type(train_set).__name__} metainfo lacks {missing}: calibration needs '
+                         'an xlsa17-format ZSL dataset (ZSLXlsa17Dataset and its subclasses)')
+    train_classes = [int(c) for c in meta['train_classes']]
+    val_classes = [int(c) for c in meta['val_classes']]
+    labels = [int(train_set.get_data_info(i)['gt_label']) for i in range(len(train_set))]
+    split = holdout_split(labels, train_classes, args.holdout, args.seed)
+
+    table = osp.abspath(osp.join(work_dir, 'class_attributes.npy'))
+    np.save(table, np.asarray(meta['class_attributes'], dtype=np.float32))
+    head = dict(class_attributes=table, seen_classes=train_classes)
+    if meta.get('attribute_group_ids') is not None:
+        groups = osp.abspath(osp.join(work_dir, 'attribute_group_ids.npy'))
+        np.save(groups, np.asarray(meta['attribute_group_ids'], dtype=np.int64))
+        head['attribute_group_ids'] = groups
+
+    test_loader = cfg.get('test_dataloader') or {}
+    test_pipeline = (test_loader.get('dataset') or {}).get('pipeline')
+    if not test_pipeline:
+        raise SystemExit(f'{args.config}: test_dataloader.dataset.pipeline is needed (the '
+                         'calibration images are read with the test pipeline)')
+    cal = copy.deepcopy(cfg)
+    cal.train_dataloader.dataset.update(split='train', indices=split['train'])
+    cal.model.head.update(head)
+    # the class table is fixed in the model (seen = train classes); the hook would replace
+    # it by the dataset's (seen = train + val classes)
+    cal.custom_hooks = [h for h in cfg.get('custom_hooks') or []
+                        if str(h.get('type', '')).split('.')[-1] != CLASS_TABLE_HOOK]
+    for key in ('val_dataloader', 'val_cfg', 'val_evaluator', 'test_dataloader', 'test_cfg',
+                'test_evaluator'):
+        cal[key] = None
+    cal.work_dir = work_dir
+    cal.calibration = dict(
+        source_config=osp.abspath(args.config), holdout=float(args.holdout),
+        seed=int(args.seed), train_classes=train_classes, val_classes=val_classes,
+        heldout_indices=split['heldout'], test_pipeline=test_pipeline,
+        batch_size=int(test_loader.get('batch_size', 32)),
+        num_workers=int(test_loader.get('num_workers', 0)),
+        gamma_option=_gamma_option(cfg.get('test_evaluator')))
+    out = osp.join(work_dir, CALIBRATION_CONFIG)
+    cal.dump(out)
+    n_val = len(DATASETS.build(dict(ds_cfg, split='val', pipeline=[])))
+    print(f'Calibration split of {args.config} ({type(train_set).__name__}):\n'
+          f'  {len(train_classes)} train classes: {len(split["train"])} images to train on, '
+          f'{len(split["heldout"])} held out (pseudo-seen; fraction {args.holdout:g}, seed '
+          f'{args.seed})\n'
+          f'  {len(val_classes)} val classes: {n_val} images (pseudo-unseen)\n'
+          f'wrote {out}\nnext:\n'
+          f'  python tools/train.py {out}\n'
+          f'  python tools/calibrate.py gamma {out} {osp.join(work_dir, "epoch_N.pth")} '
+          f'--out {osp.join(work_dir, "gamma.json")}', flush=True)
+    return cal
+
+
+# ---------------------------------------------------------------------------- gamma
+def _parse_gammas(text: Optional[str]) -> Sequence[float]:
+    if not text:
+        return OFFICIAL_GAMMAS
+    try:
+        start, stop, step = (float(x) for x in text.split(':'))
+    except ValueError:
+        raise SystemExit(f'--gammas {text!r}: expected START:STOP:STEP, e.g. -1:1:0.01') from None
+    if step <= 0 or stop <= start:
+        raise SystemExit(f'--gammas {text!r}: expected START < STOP and STEP > 0')
+    n = int(np.floor((stop - start) / step + 1e-9))
+    return np.round(start + step * np.arange(n), 10)
+
+
+def gamma(args) -> dict:
+    """Evaluate the calibration model on the calibration images and write the best gamma."""
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    cal = cfg.get('calibration')
+    if not cal:
+        raise SystemExit(f'{args.config} has no calibration entry: give the config written by '
+                         '`tools/calibrate.py prepare`')
+    if '://' not in args.checkpoint and not osp.isfile(args.checkpoint):
+        raise SystemExit(f'checkpoint not found: {args.checkpoint}')
+    ds = copy.deepcopy(dict(cfg.train_dataloader.dataset))
+    ds.pop('indices', None)
+    ds.update(pipeline=cal['test_pipeline'], test_mode=True)
+    cfg.test_dataloader = dict(
+        batch_size=cal['batch_size'], num_workers=cal['num_workers'],
+        persistent_workers=False, sampler=dict(type='DefaultSampler', shuffle=False),
+        dataset=dict(type='ConcatDataset', ignore_keys=['split'], datasets=[
+            dict(ds, split='val'), dict(ds, split='train', indices=cal['heldout_indices'])]))
+    cfg.test_evaluator = []
+    cfg.test_cfg = dict()
+    cfg.load_from = args.checkpoint
+    cfg.resume = False
+    cfg.work_dir = args.work_dir or osp.join(cfg.get('work_dir') or 'work_dirs', 'calibrate')
+    prepare_data(cfg)
+    runner = Runner.from_cfg(cfg)
+    collector = _load_test_tool().PredictionCollector()
+    runner.test_evaluator.metrics.append(collector)
+    runner.test()
+    preds = collector.collected
+    scores = np.stack([p['pred_score'] for p in preds])
+    labels = np.array([p['gt_label'] for p in preds])
+    result = calibrate_gamma(scores, labels, cal['train_classes'], cal['val_classes'],
+                             _parse_gammas(args.gammas))
+    n_unseen = int(np.isin(labels, cal['val_classes']).sum())
+    option = f"{cal['gamma_option']}={result['gamma']:g}"
+    result.update(
+        cfg_option=option, config=args.config, checkpoint=args.checkpoint,
+        source_config=cal['source_config'], holdout=cal['holdout'], seed=cal['seed'],
+        train_classes=cal['train_classes'], val_classes=cal['val_classes'],
+        num_pseudo_seen=int(labels.size - n_unseen), num_pseudo_unseen=n_unseen)
+    out = args.out or osp.join(cfg.work_dir, 'gamma.json')
+    os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
+    with open(out, 'w') as f:
+        json.dump(result, f, indent=1)
+    z = result['at_zero']
+    if result['H'] == 0:
+        print('WARNING: H is 0 for every gamma (no pseudo-seen or no pseudo-unseen class is ever '
+              'predicted right): the calibration model is not trained enough, and this gamma '
+              'is arbitrary', flush=True)
+    print(f"Calibration on {n_unseen} images of {len(cal['val_classes'])} val classes "
+          f"(pseudo-unseen) + {labels.size - n_unseen} held-out images of "
+          f"{len(cal['train_classes'])} train classes (pseudo-seen), per-class mean top-1 (%):\n"
+          f"  gamma {result['gamma']:+.3f}: U {result['U']:.2f}  S {result['S']:.2f}  "
+          f"H {result['H']:.2f}   (best H for gamma in [{result['best_range'][0]:+.3f}, "
+          f"{result['best_range'][1]:+.3f}])\n"
+          f"  gamma +0.000: U {z['U']:.2f}  S {z['S']:.2f}  H {z['H']:.2f}\n"
+          f"wrote {out}\ntest with: python tools/test.py {cal['source_config']} CHECKPOINT "
+          f'--cfg-options {option}', flush=True)
+    return result
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    sub = parser.add_subparsers(dest='command', required=True)
+    p = sub.add_parser('prepare', help='write the calibration training config')
+    p.add_argument('config', help='the experiment config (trained on trainval)')
+    p.add_argument('--work-dir', help='where the calibration config, class table and training '
+                   'outputs go (default: work_dirs/<config name>_calibration)')
+    p.add_argument('--holdout', type=float, default=0.2,
+                   help='share of each train class\'s images held out as pseudo-seen')
+    p.add_argument('--seed', type=int, default=0, help='seed of the held-out choice')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction,
+                   help='override entries of the experiment config first')
+    g = sub.add_parser('gamma', help='sweep gamma with a trained calibration model')
+    g.add_argument('config', help='the config written by `prepare`')
+    g.add_argument('checkpoint', help='the calibration model (trained on that config)')
+    g.add_argument('--out', help='JSON result (default: <work_dir>/calibrate/gamma.json)')
+    g.add_argument('--gammas', help='START:STOP:STEP of the sweep (default -1:1:0.01, the '
+                   'official grid)')
+    g.add_argument('--work-dir', help='where the evaluation logs go')
+    g.add_argument('--cfg-options', nargs='+', action=DictAction,
+                   help='override config entries, e.g. model.predict_attention=False')
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    return prepare(args) if args.command == 'prepare' else gamma(args)
+
+
+if __name__ == '__main__':
+    main()
