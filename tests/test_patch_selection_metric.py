@@ -12,6 +12,7 @@ from svip_mm.datasets.transforms import LoadForegroundMask
 from svip_mm.evaluation import (PatchSelectionMetric, binary_auroc, kept_precision,
                                 patch_selection_scores, per_image_auroc, topk_keep,
                                 unit_foreground_fraction)
+from svip_mm.models.utils import patch_scores_to_unit_scores
 
 
 def pairwise_auroc(scores, positives):
@@ -237,6 +238,12 @@ def test_transform_puts_the_real_mask_on_the_sample(synthetic):
     h = expected.shape[0] // g
     np.testing.assert_allclose(unit_foreground_fraction(mask, g * g),
                                expected.reshape(g, h, g, h).mean(axis=(1, 3)).ravel())
+    # ... and the model's unit numbering: 8 px patches in raster order (as the ViT's patch
+    # embedding flattens them), grouped into 2x2-patch units by the model's own helper
+    patch_means = torch.nn.functional.avg_pool2d(mask[None, None].float(), 8).flatten(1)
+    model_units = patch_scores_to_unit_scores(patch_means, (8, 8), 2)[0]
+    np.testing.assert_allclose(unit_foreground_fraction(mask, 16), model_units.numpy(),
+                               atol=1e-6)
 
 
 def test_transform_bad_input(synthetic, tmp_path):
