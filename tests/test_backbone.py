@@ -149,3 +149,18 @@ def test_missing_file_and_unknown_arch():
         ours.init_weights()
     with pytest.raises(ValueError, match="unknown arch 'huge'"):
         SVIPVisionTransformer('huge')
+
+
+def test_explicit_reference_path_matches_the_fused_path():
+    torch.manual_seed(4)
+    model = SVIPVisionTransformer('tiny-cpu').eval()
+    patches, grid = model.embed(torch.randn(2, 3, 64, 64))
+    with torch.no_grad():
+        fused, fused_maps = model.encode(patches, grid, return_attn=True)
+        model.attention = 'explicit'
+        explicit, explicit_maps = model.encode(patches, grid, return_attn=True)
+    assert torch.allclose(fused, explicit, atol=1e-5)
+    for a, b in zip(fused_maps, explicit_maps):
+        assert torch.allclose(a, b, atol=1e-6)
+    with pytest.raises(ValueError, match="attention must be 'fused' or 'explicit'"):
+        SVIPVisionTransformer('tiny-cpu', attention='flash')

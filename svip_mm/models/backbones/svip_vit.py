@@ -48,6 +48,28 @@ def head_mean_attention(qkv: torch.Tensor, attn: nn.Module) -> torch.Tensor:
         return probs.mean(dim=1)
 
 
+def explicit_block_forward(block: nn.Module, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """A timm ``Block`` with attention written out, as the released SVIP code runs it.
+
+    The reference ("naive") path for benchmarks and parity tests: probabilities are
+    materialised per head with autograd state, no fused kernel.
+
+    Returns:
+        the block output [B, N, C] and the attention probabilities [B, heads, N, N].
+    """
+    attn = block.attn
+    h = block.norm1(x)
+    b, n, _ = h.shape
+    q, k, v = attn.qkv(h).reshape(b, n, 3, attn.num_heads, -1).permute(2, 0, 3, 1, 4)
+    q, k = attn.q_norm(q), attn.k_norm(k)
+    probs = ((q * attn.scale) @ k.transpose(-2, -1)).softmax(dim=-1)
+    out = (attn.attn_drop(probs) @ v).transpose(1, 2).reshape(b, n, -1)
+    out = attn.proj_drop(attn.proj(attn.norm(out)))
+    x = x + block.drop_path1(block.ls1(out))
+    x = x + block.drop_path2(block.ls2(block.mlp(block.norm2(x))))
+    return x, probs
+
+
 @MODELS.register_module()
 class SVIPVisionTransformer(BaseModule):
     """ViT with separate patch-embedding and encoding steps (SVIP spec, sections 1 and 4).
@@ -63,6 +85,10 @@ class SVIPVisionTransformer(BaseModule):
         qkv_bias: bias in the qkv projection.
         out_type: what :meth:`forward` returns: ``'featmap'`` [B, C, h, w] patch tokens,
             ``'raw'`` [B, 1 + h*w, C], or ``'cls_token'`` [B, C].
+        attention: ``'fused'`` (timm's SDPA path; maps, when asked for, recomputed under
+            no_grad) or ``'explicit'`` (the reference path: attention materialised per head
+            with autograd state in every pass, as the released code does). Can be switched
+            on a built model through the ``attention`` attribute.
         init_cfg: ``dict(type='Pretrained', checkpoint=PATH)`` loads timm (.pth/.safetensors)
             or mmpretrain ViT weights, see :func:`load_pretrained_vit`.
     """
@@ -89,6 +115,7 @@ class SVIPVisionTransformer(BaseModule):
                  drop_path_rate: float = 0.,
                  qkv_bias: bool = True,
                  out_type: str = 'featmap',
+                 attention: str = 'fused',
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         if isinstance(arch, str):
@@ -105,6 +132,9 @@ class SVIPVisionTransformer(BaseModule):
         if out_type not in ('featmap', 'raw', 'cls_token'):
             raise ValueError(f"out_type must be 'featmap', 'raw' or 'cls_token', got {out_type!r}")
         self.out_type = out_type
+        if attention not in ('fused', 'explicit'):
+            raise ValueError(f"attention must be 'fused' or 'explicit', got {attention!r}")
+        self.attention = attention
         self.embed_dims = settings['embed_dims']
         self.num_layers = settings['num_layers']
         self.num_heads = settings['num_heads']
@@ -179,6 +209,11 @@ class SVIPVisionTransformer(BaseModule):
         x = self.pos_drop(x + self._pos_embed_for(grid))
         maps: Optional[List[torch.Tensor]] = [] if return_attn else None
         for block in self.blocks:
+            if self.attention == 'explicit':
+                x, probs = explicit_block_forward(block, x)
+                if return_attn:
+                    maps.append(probs.detach().float().mean(dim=1))
+                continue
             if not return_attn:
                 x = block(x)
                 continue
