@@ -203,6 +203,15 @@ def test_calibrate_gamma_on_planted_scores():
         cal.calibrate_gamma(scores, [0, 1, 2, 4], [0, 1], [2, 3])
 
 
+def test_gamma_option_names_the_gzsl_metric():
+    cal = load_tool('calibrate')
+    assert cal._gamma_option(dict(type='GZSLMetric')) == 'test_evaluator.gamma'
+    assert cal._gamma_option([dict(type='PatchSelectionMetric'),
+                              dict(type='GZSLMetric')]) == 'test_evaluator.1.gamma'
+    assert (cal._gamma_option(dict(metrics=[dict(type='GZSLMetric')])) ==
+            'test_evaluator.metrics.0.gamma')
+
+
 def test_holdout_split_is_seeded_per_class():
     cal = load_tool('calibrate')
     labels = [0] * 10 + [1] * 5 + [2]

@@ -156,12 +156,16 @@ def calibrate_gamma(scores, labels, train_classes: Sequence[int], val_classes: S
 
 # ---------------------------------------------------------------------------- prepare
 def _gamma_option(test_evaluator) -> str:
-    """The ``--cfg-options`` key of the GZSL metric's gamma in the original config."""
-    if isinstance(test_evaluator, (list, tuple)):
-        for i, m in enumerate(test_evaluator):
+    """The ``--cfg-options`` key of the GZSL metric's gamma in the original config
+    (``test_evaluator`` a metric dict, a list of them, or ``dict(metrics=[...])``)."""
+    prefix, metrics = 'test_evaluator', test_evaluator
+    if isinstance(metrics, dict) and 'metrics' in metrics:
+        prefix, metrics = 'test_evaluator.metrics', metrics['metrics']
+    if isinstance(metrics, (list, tuple)):
+        for i, m in enumerate(metrics):
             if str(m.get('type', '')).split('.')[-1] == 'GZSLMetric':
-                return f'test_evaluator.{i}.gamma'
-    return 'test_evaluator.gamma'
+                return f'{prefix}.{i}.gamma'
+    return f'{prefix}.gamma'
 
 
 def prepare(args) -> Config:
