@@ -36,7 +36,8 @@ model = dict(
         similarity='dot',
         scale=5.0,
         decorrelation=dict(type='AttributeDecorrelationLoss', loss_weight=0.09)),
-    consistency=dict(type='SVIPConsistencyLoss', mode='kl', temperature=20.0))
+    consistency=dict(type='SVIPConsistencyLoss', mode='kl', temperature=20.0),
+    predict_attention=True)  # also report how well the attention labels find the object
 
 # trained from scratch: the "new modules first" phase is one short epoch
 optim_wrapper = dict(

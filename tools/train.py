@@ -17,11 +17,10 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import torch  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.dist import init_dist  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import svip_mm  # noqa: E402,F401
-from svip_mm.engine import prepare_data  # noqa: E402
+from svip_mm.engine import init_distributed, prepare_data  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -84,11 +83,7 @@ def main(argv=None):
     args = parse_args(argv)
     cfg = build_cfg(args)
     if args.launcher != 'none':  # so that data preparation can run on rank 0 only
-        dist_cfg = dict(cfg.get('env_cfg', {}).get('dist_cfg', {}))
-        if not torch.cuda.is_available():  # NCCL needs GPUs; CPU runs use gloo
-            dist_cfg['backend'] = 'gloo'
-        cfg.env_cfg = dict(cfg.get('env_cfg', {}), dist_cfg=dist_cfg)
-        init_dist(args.launcher, **dist_cfg)
+        init_distributed(cfg, args.launcher)
     prepare_data(cfg)
     runner = Runner.from_cfg(cfg)
     runner.train()

@@ -13,10 +13,11 @@ Config example::
         type='ZSLSynthetic', data_root='data/synthetic_zsl', split='trainval',
         clutter=True, seed=0, pipeline=train_pipeline))
 """
+import os
 import os.path as osp
 from typing import Any, Dict, List, Optional, Union
 
-from mmengine.dist import barrier, get_dist_info, get_local_rank
+from mmengine.dist import barrier, get_dist_info
 from mmpretrain.registry import DATASETS
 
 from .synthetic_zsl import ATTRIBUTES_FILE, ensure_synthetic_zsl, load_synthetic_meta
@@ -88,7 +89,8 @@ class ZSLSynthetic(ZSLXlsa17Dataset):
                         **(generator_overrides or {}))
         _, world_size = get_dist_info()
         if world_size > 1:
-            if get_local_rank() == 0:
+            # torchrun's LOCAL_RANK: MMEngine's local group is not always created
+            if int(os.environ.get('LOCAL_RANK', 0)) == 0:
                 ensure_synthetic_zsl(data_root, **gen_args)
             barrier()
         ensure_synthetic_zsl(data_root, **gen_args)

@@ -18,9 +18,11 @@ train_pipeline = [
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='PackInputs', algorithm_keys=['is_unseen']),
 ]
+# the ground-truth foreground masks travel with the test samples for PatchSelectionMetric
 test_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='PackInputs', algorithm_keys=['is_unseen']),
+    dict(type='LoadForegroundMask'),
+    dict(type='PackInputs', algorithm_keys=['is_unseen', 'gt_fg_mask']),
 ]
 
 train_dataloader = dict(
@@ -42,4 +44,4 @@ test_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(type=dataset_type, data_root=data_root, split='test', test_mode=True,
                  pipeline=test_pipeline))
-test_evaluator = dict(type='GZSLMetric')
+test_evaluator = [dict(type='GZSLMetric'), dict(type='PatchSelectionMetric')]
