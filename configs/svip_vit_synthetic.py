@@ -48,6 +48,7 @@ param_scheduler = []  # learning rates are set per epoch by TwoPhaseScheduleHook
 custom_hooks = [
     dict(type='ZSLClassTableHook'),
     dict(type='NonFiniteLossHook'),
+    dict(type='EpochSeedHook'),
     dict(type='TwoPhaseScheduleHook', phase1_epochs=1, phase1_lr=1e-3, lr=5e-4,
          step_epochs=5, gamma=0.8),
 ]

@@ -6,12 +6,13 @@ from .autocast_optim_wrapper import AutocastOptimWrapper  # noqa: E402
 from .class_table_hook import ZSLClassTableHook  # noqa: E402
 from .data_preparation import prepare_data  # noqa: E402
 from .distributed import init_distributed  # noqa: E402
+from .epoch_seed_hook import EpochSeedHook  # noqa: E402
 from .non_finite_loss_hook import NonFiniteLossHook  # noqa: E402
 from .optim_constructor import SVIPOptimWrapperConstructor  # noqa: E402
 from .two_phase_schedule import TwoPhaseScheduleHook  # noqa: E402
 
 __all__ = [
-    'AutocastOptimWrapper', 'NonFiniteLossHook', 'SVIPOptimWrapperConstructor',
+    'AutocastOptimWrapper', 'EpochSeedHook', 'NonFiniteLossHook', 'SVIPOptimWrapperConstructor',
     'TwoPhaseScheduleHook', 'ZSLClassTableHook', 'allow_mmengine_checkpoints', 'init_distributed',
     'load_weights_file', 'prepare_data'
 ]
