@@ -3,6 +3,7 @@
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE.json|FILE.pkl ...]
         [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi] [--show-dir DIR]
+        [--show-max N]
 
 Before the Runner is built, the config's ``data_preparation`` steps run (as in
 ``tools/train.py``). The config's ``test_dataloader`` and ``test_evaluator`` are used
@@ -68,6 +69,8 @@ def parse_args(argv=None):
                         default='none', help='job launcher')
     parser.add_argument('--show-dir', help='write visualisation figures of the evaluated '
                         'images here (needs the svip_mm visualisation hook)')
+    parser.add_argument('--show-max', type=int, metavar='N', help='with --show-dir: draw at '
+                        'most N images (default: the hook\'s max_images, 16)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
@@ -75,6 +78,9 @@ def parse_args(argv=None):
         if osp.splitext(out)[1].lower() not in OUT_KINDS:
             parser.error(f'--out {out}: unknown extension; expected one of '
                          f'{sorted(OUT_KINDS)} (.json: metrics, .pkl: predictions)')
+    if args.show_max is not None and (not args.show_dir or args.show_max < 0):
+        parser.error(f'--show-max {args.show_max}: expected a count >= 0 together with '
+                     '--show-dir')
     if '://' not in args.checkpoint and not osp.isfile(args.checkpoint):
         parser.error(f'checkpoint not found: {args.checkpoint}')
     return args
@@ -83,6 +89,7 @@ def parse_args(argv=None):
 def visualization_hook_name() -> Optional[str]:
     """The svip_mm visualisation hook registered in ``mmpretrain.registry.HOOKS``, if any."""
     from mmpretrain.registry import HOOKS
+    import svip_mm.visualization  # noqa: F401  (registers SVIPVisualizationHook)
     names = sorted(name for name, cls in HOOKS.module_dict.items()
                    if cls.__module__.startswith('svip_mm') and 'visual' in name.lower())
     return names[0] if names else None
@@ -114,6 +121,8 @@ def build_cfg(args) -> Config:
                 '--show-dir.')
         cfg.default_hooks = dict(cfg.get('default_hooks') or {})
         cfg.default_hooks['visualization'] = dict(type=hook, enable=True, out_dir=args.show_dir)
+        if args.show_max is not None:
+            cfg.default_hooks['visualization']['max_images'] = args.show_max
     return cfg
 
 

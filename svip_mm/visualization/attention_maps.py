@@ -1,0 +1,99 @@
+"""Per-layer CLS attention and its aggregation (rollout) over the image.
+
+One panel for the image, one per layer (the CLS token's head-mean attention to every patch
+in that layer of the source pass) and one for the aggregated map the selector labels come
+from. Each map is drawn at patch resolution (one cell per patch, nearest interpolation) over
+the image; the drawn array is the map itself, not a resampled copy. Panels are labelled
+(``ax.get_label()``): ``'image'``, ``'layer_1'`` ... ``'layer_L'``, ``'aggregated'``; the map
+of each is the ``AxesImage`` with gid ``'attention'``.
+"""
+import math
+from typing import List, Optional, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from .grid import as_numpy, grid_extent
+
+__all__ = ['draw_attention_maps', 'plot_attention_maps', 'attention_panel_labels']
+
+PANEL_INCHES = 2.0
+
+
+def attention_panel_labels(num_layers: int) -> List[str]:
+    """The panel labels of an attention figure with ``num_layers`` layers, in order."""
+    return ['image'] + [f'layer_{i + 1}' for i in range(num_layers)] + ['aggregated']
+
+
+def _check_maps(layer_attention, aggregated, patch_grid):
+    layers = as_numpy(layer_attention, np.float64)
+    agg = as_numpy(aggregated, np.float64).reshape(-1)
+    h, w = int(patch_grid[0]), int(patch_grid[1])
+    if layers.ndim != 2 or layers.shape[1] != h * w:
+        raise ValueError(f'layer_attention must be [L, h*w] = [L, {h * w}] for the patch grid '
+                         f'{h}x{w}, got shape {layers.shape}')
+    if agg.size != h * w:
+        raise ValueError(f'the aggregated attention has {agg.size} values; expected h*w = '
+                         f'{h * w} for the patch grid {h}x{w}')
+    return layers, agg, h, w
+
+
+def draw_attention_maps(fig, image: np.ndarray, layer_attention, aggregated,
+                        patch_grid: Sequence[int], covered_hw: Optional[Sequence[int]] = None,
+                        aggregation: str = 'rollout', ncols: Optional[int] = None,
+                        alpha: float = 0.6, cmap: str = 'inferno') -> list:
+    """Draw the attention panels into ``fig`` (a Figure or SubFigure).
+
+    Args:
+        image: ``[H, W, 3]`` uint8 RGB.
+        layer_attention: ``[L, h*w]`` CLS-to-patch attention per layer (raster order).
+        aggregated: ``[h*w]`` the aggregated CLS relevance (e.g. :func:`attention_rollout`).
+        patch_grid: ``(h, w)``.
+        covered_hw: pixels covered by the patch grid (default: the whole image).
+        aggregation: its name, for the panel title.
+        ncols: panels per row (default: all in one row up to 7).
+        alpha: opacity of the maps over the image.
+
+    Returns:
+        the axes, in the order of :func:`attention_panel_labels`.
+    """
+    layers, agg, h, w = _check_maps(layer_attention, aggregated, patch_grid)
+    cov_h, cov_w = grid_extent(image.shape[:2], covered_hw)
+    extent = (0, cov_w, cov_h, 0)
+    labels = attention_panel_labels(len(layers))
+    ncols = ncols or min(len(labels), 7)
+    nrows = math.ceil(len(labels) / ncols)
+    maps = [None] + list(layers) + [agg]
+    titles = (['image'] + [f'layer {i + 1} CLS attn' for i in range(len(layers))] +
+              [f'{aggregation} (all layers)'])
+    axes = []
+    for i, (label, title, values) in enumerate(zip(labels, titles, maps)):
+        ax = fig.add_subplot(nrows, ncols, i + 1, label=label)
+        ax.imshow(image)
+        if values is not None:
+            im = ax.imshow(values.reshape(h, w), cmap=cmap, alpha=alpha, extent=extent,
+                           interpolation='nearest')
+            im.set_gid('attention')
+        ax.set_xlim(0, image.shape[1])
+        ax.set_ylim(image.shape[0], 0)
+        ax.set_title(title, fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        axes.append(ax)
+    return axes
+
+
+def plot_attention_maps(image: np.ndarray, layer_attention, aggregated,
+                        patch_grid: Sequence[int], covered_hw: Optional[Sequence[int]] = None,
+                        aggregation: str = 'rollout', ncols: Optional[int] = None,
+                        title: Optional[str] = None) -> Figure:
+    """A figure of :func:`draw_attention_maps` (see there for the arguments)."""
+    n = as_numpy(layer_attention).shape[0] + 2
+    ncols = ncols or min(n, 7)
+    fig = Figure(figsize=(PANEL_INCHES * ncols, PANEL_INCHES * math.ceil(n / ncols) + 0.4),
+                 layout='constrained')
+    draw_attention_maps(fig, image, layer_attention, aggregated, patch_grid, covered_hw,
+                        aggregation, ncols)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    return fig
