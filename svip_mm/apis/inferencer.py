@@ -1,0 +1,413 @@
+"""Zero-shot inference on images with a trained SVIP checkpoint.
+
+    from svip_mm.apis import SVIPInferencer
+    inferencer = SVIPInferencer('configs/svip_vit_synthetic.py',
+                                'work_dirs/svip_vit_synthetic/epoch_30.pth')
+    result = inferencer('bird.jpg', topk=5)[0]
+    result['topk'][0]        # {'label', 'class_name', 'score', 'unseen', 'rank'}
+    inferencer.set_classes(['zebra-like'], [[...K attribute values...]], unseen=True,
+                           extend=True)   # score a class no dataset had
+
+The inferencer generates no data: it builds the model from the config, with the checkpoint's
+word-vector buffer (the word-vector file is read only when the checkpoint has none), takes
+the class table, class names and attribute names from the checkpoint's
+``meta.dataset_meta`` (MMEngine stores the dataset metainfo there), and preprocesses with
+the config's test pipeline and the model's data preprocessor.
+"""
+import copy
+import os
+import os.path as osp
+from typing import Dict, List, Optional, Sequence, Union
+
+import mmcv
+import numpy as np
+import torch
+import torch.nn.functional as F
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmpretrain.registry import MODELS, TRANSFORMS
+
+from ..models.utils import check_unit_grid
+from .class_table import ClassTable, load_class_table
+
+__all__ = ['SVIPInferencer']
+
+ImageInput = Union[str, os.PathLike, np.ndarray]
+# pipeline steps that need a dataset's data info rather than an image
+_DATASET_ONLY = ('LoadForegroundMask', )
+
+
+def _type_name(step: dict) -> str:
+    t = step.get('type', '')
+    return (t if isinstance(t, str) else getattr(t, '__name__', str(t))).split('.')[-1]
+
+
+def _read_checkpoint(path: str) -> dict:
+    path = os.fspath(path)
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'checkpoint not found: {path!r}')
+    try:
+        ckpt = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as err:
+        raise ValueError(f'{path!r} could not be loaded with torch.load(weights_only=True): '
+                         f'{err}. An official SVIP checkpoint must first be converted with '
+                         'tools/convert_official_checkpoint.py.') from err
+    if not isinstance(ckpt, dict):
+        raise ValueError(f'{path!r} holds a {type(ckpt).__name__}; expected a checkpoint dict')
+    state = ckpt.get('state_dict', ckpt)
+    state = {(k[7:] if k.startswith('module.') else k): v for k, v in state.items()}
+    meta = ckpt.get('meta') if isinstance(ckpt.get('meta'), dict) else {}
+    return dict(state_dict=state, dataset_meta=dict(meta.get('dataset_meta') or {}))
+
+
+class SVIPInferencer:
+    """Top-k zero-shot classification, top attributes and the keep mask for images.
+
+    Args:
+        config: a config file path or a :class:`mmengine.config.Config`.
+        checkpoint: an svip_mm / MMEngine checkpoint (``state_dict`` + ``meta``), loaded with
+            ``torch.load(weights_only=True)``.
+        device: where the model runs (``'cpu'``, ``'cuda:0'``, ...).
+        word_vectors: a ``.npy`` path or array for the neck's word vectors, used only when
+            the checkpoint does not hold ``neck.word_vectors`` (default: the config's file).
+        class_names: ``C`` class names; default the checkpoint's ``dataset_meta['classes']``,
+            else ``class_<i>``.
+        attribute_names: ``K`` attribute names; default the checkpoint's
+            ``dataset_meta['attribute_names']``, else ``attribute_<k>``.
+        cfg_options: overrides merged into the config.
+
+    The model's class table (the head's ``class_attributes`` and ``seen_mask`` buffers, or
+    the checkpoint's ``dataset_meta`` when the buffers were never set) is the default; see
+    :meth:`set_classes` to score other classes.
+
+    Attributes:
+        model: the :class:`SVIPClassifier` in eval mode on ``device``.
+        cfg: the config.
+        dataset_meta: the checkpoint's dataset metainfo (empty dict if none).
+        attribute_names: the ``K`` attribute names.
+    """
+
+    def __init__(self, config: Union[str, Config], checkpoint: str, device: str = 'cpu',
+                 word_vectors=None, class_names: Optional[Sequence[str]] = None,
+                 attribute_names: Optional[Sequence[str]] = None,
+                 cfg_options: Optional[dict] = None):
+        cfg = Config.fromfile(config) if isinstance(config, (str, os.PathLike)) else \
+            copy.deepcopy(config)
+        if cfg_options:
+            cfg.merge_from_dict(cfg_options)
+        self.cfg = cfg
+        init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+        ckpt = _read_checkpoint(checkpoint)
+        self.dataset_meta = ckpt['dataset_meta']
+        self.model = self._build_model(cfg, ckpt['state_dict'], word_vectors, checkpoint)
+        self.model.to(torch.device(device)).eval()
+        self.model.predict_attention = False  # the attention pass is only for figures
+        self.num_attributes = int(self.model.head.num_attributes)
+        self.attribute_names = self._names(attribute_names, 'attribute_names',
+                                           self.num_attributes, 'attribute')
+        self._model_table = self._table_from_model(class_names)
+        self._table = self._model_table
+        self._pipeline_for_paths, self._pipeline_for_arrays = self._build_pipelines(cfg)
+
+    # ------------------------------------------------------------ construction
+    def _build_model(self, cfg: Config, state: Dict[str, torch.Tensor], word_vectors,
+                     checkpoint: str):
+        model_cfg = copy.deepcopy(cfg.get('model'))
+        if not model_cfg:
+            raise ValueError('the config has no model')
+        if cfg.get('data_preprocessor') is not None and 'data_preprocessor' not in model_cfg:
+            model_cfg['data_preprocessor'] = copy.deepcopy(cfg.data_preprocessor)
+        neck = model_cfg.get('neck')
+        from_file = set()  # buffers filled from outside the checkpoint
+        if isinstance(neck, dict) and neck.get('context_init', 'word_vectors') == 'word_vectors':
+            stored = state.get('neck.word_vectors')
+            if stored is not None:
+                # a placeholder of the right shape; the checkpoint's buffer fills it
+                neck['word_vectors'] = np.zeros(tuple(stored.shape), np.float32)
+            elif word_vectors is not None:
+                neck['word_vectors'] = word_vectors
+                from_file.add('neck.word_vectors')
+            else:
+                from_file.add('neck.word_vectors')
+                path = neck.get('word_vectors')
+                if isinstance(path, (str, os.PathLike)) and not osp.isfile(path):
+                    raise FileNotFoundError(
+                        f'{checkpoint} holds no neck.word_vectors, so the config\'s word-vector '
+                        f'file is needed, but {path!r} does not exist; pass word_vectors= (a '
+                        '.npy [num_attributes, dim]) or make it with '
+                        'tools/extract_attribute_embeddings.py')
+        model = MODELS.build(model_cfg)
+        for name in ('infer', 'backbone', 'neck', 'head'):
+            if not hasattr(model, name):
+                raise TypeError(f'SVIPInferencer needs an SVIPClassifier; the config builds '
+                                f'{type(model).__name__} (no {name!r})')
+        result = model.load_state_dict(state, strict=False)
+        missing = [k for k in result.missing_keys if k not in from_file]
+        if missing or result.unexpected_keys:
+            raise ValueError(
+                f'{checkpoint} does not match the config\'s model: missing '
+                f'{missing[:5]}{" ..." if len(missing) > 5 else ""}, '
+                f'unexpected {result.unexpected_keys[:5]}'
+                f'{" ..." if len(result.unexpected_keys) > 5 else ""}')
+        head, meta = model.head, self.dataset_meta
+        if not bool(head.seen_mask.any()) and 'class_attributes' in meta and \
+                'seen_classes' in meta:
+            head.set_class_attributes(meta['class_attributes'], meta['seen_classes'],
+                                      meta.get('attribute_group_ids'))
+        return model
+
+    def _names(self, given, meta_key: str, count: int, prefix: str) -> List[str]:
+        names = given if given is not None else self.dataset_meta.get(meta_key)
+        if names is None:
+            return [f'{prefix}_{i}' for i in range(count)]
+        names = [str(n) for n in names]
+        if len(names) != count:
+            source = 'given' if given is not None else f"checkpoint's dataset_meta['{meta_key}']"
+            raise ValueError(f'{len(names)} {prefix} names ({source}) but the model has {count} '
+                             f'{prefix}s')
+        return names
+
+    def _table_from_model(self, class_names) -> Optional[ClassTable]:
+        head = self.model.head
+        if not bool(head.seen_mask.any()):
+            if class_names is not None:
+                raise ValueError('class_names given but the checkpoint has no class table (no '
+                                 'class attributes in the head or in meta.dataset_meta); use '
+                                 'set_classes(names, attribute_matrix)')
+            return None
+        names = self._names(class_names, 'classes', int(head.num_classes), 'class')
+        return ClassTable(names, head.class_attributes.detach().float().cpu().clone(),
+                          (~head.seen_mask).cpu().numpy(), 'checkpoint')
+
+    @staticmethod
+    def _build_pipelines(cfg: Config):
+        loader = cfg.get('test_dataloader') or {}
+        steps = ((loader.get('dataset') or {}).get('pipeline') if loader else None) or \
+            cfg.get('test_pipeline')
+        if not steps:
+            raise ValueError('the config has no test pipeline (test_dataloader.dataset.pipeline '
+                             'or test_pipeline)')
+        steps = [dict(s) for s in steps if _type_name(s) not in _DATASET_ONLY]
+        if _type_name(steps[0]) != 'LoadImageFromFile':
+            raise ValueError(f'the test pipeline starts with {_type_name(steps[0])!r}; expected '
+                             'LoadImageFromFile')
+        built = [TRANSFORMS.build(s) for s in steps]
+        return built, built[1:]
+
+    # ------------------------------------------------------------ class table
+    @property
+    def classes(self) -> Optional[ClassTable]:
+        """The current class table (None when neither checkpoint nor user gave one)."""
+        return self._table
+
+    def set_classes(self, names: Sequence[str], attribute_matrix,
+                    unseen: Union[bool, Sequence[bool]] = True, extend: bool = False,
+                    source: str = 'user') -> None:
+        """Score these classes instead of (or, with ``extend``, besides) the current ones.
+
+        Args:
+            names: ``C'`` class names.
+            attribute_matrix: ``[C', K]`` attribute values per class (any scale; rows are
+                L2-normalised as the head does), in the model's attribute order
+                (:attr:`attribute_names`).
+            unseen: whether the classes are unseen (new); one bool or one per class.
+            extend: append to the current table instead of replacing it.
+            source: a description of where the table came from (``classes.source``).
+
+        Raises:
+            ValueError: wrong attribute count, names/rows mismatch, non-finite or all-zero rows.
+        """
+        table = ClassTable.build(names, attribute_matrix, self.num_attributes, unseen, source)
+        if extend:
+            if self._table is None:
+                raise ValueError('extend=True but there is no class table to extend')
+            table = self._table.extended(table)
+        self._table = table
+
+    def load_classes(self, path: str, class_names: Optional[Sequence[str]] = None,
+                     unseen: Union[bool, Sequence[bool], None] = None,
+                     extend: bool = False) -> None:
+        """:meth:`set_classes` from a ``.csv`` / ``.npy`` file (see
+        :func:`~svip_mm.apis.load_class_table`); ``unseen`` defaults to the file's ``unseen``
+        column, else True."""
+        names, matrix, flags = load_class_table(path, self.attribute_names, class_names)
+        if matrix.shape[1] != self.num_attributes:
+            raise ValueError(f'{path}: {matrix.shape[1]} attribute values per class; the model '
+                             f'has {self.num_attributes} attributes')
+        if unseen is None:
+            unseen = flags if flags is not None else True
+        self.set_classes(names, matrix, unseen, extend, source=os.fspath(path))
+
+    def reset_classes(self) -> None:
+        """Back to the checkpoint's class table."""
+        self._table = self._model_table
+
+    # ------------------------------------------------------------ preprocessing
+    def _prepare(self, item: ImageInput) -> dict:
+        """One image -> the packed pipeline output (``inputs`` [3, H, W], ``data_samples``)."""
+        if isinstance(item, (str, os.PathLike)):
+            path = os.fspath(item)
+            if not osp.isfile(path):
+                raise FileNotFoundError(f'image not found: {path!r}')
+            results = dict(img_path=path)
+            steps = self._pipeline_for_paths
+        elif isinstance(item, np.ndarray):
+            img = item
+            if img.ndim == 2:
+                img = np.repeat(img[..., None], 3, axis=-1)
+            if img.ndim != 3 or img.shape[-1] != 3:
+                raise ValueError(f'an image array must be [H, W, 3] (BGR, as mmcv.imread '
+                                 f'returns) or [H, W]; got shape {item.shape}')
+            results = dict(img=img, img_shape=img.shape[:2], ori_shape=img.shape[:2])
+            steps = self._pipeline_for_arrays
+        else:
+            raise TypeError(f'an image must be a file path or a numpy array, got '
+                            f'{type(item).__name__}')
+        try:
+            for step in steps:
+                results = step(results)
+                if results is None:
+                    raise ValueError(f'the test pipeline step {step!r} dropped the image')
+        except (OSError, ValueError, AssertionError, AttributeError, TypeError) as err:
+            where = results.get('img_path') if isinstance(results, dict) else None
+            raise ValueError(f'could not preprocess {where or "the image array"}: {err}') \
+                from err
+        return results
+
+    def preprocess(self, inputs: Sequence[ImageInput]) -> Dict[str, object]:
+        """Images -> ``dict(inputs=[B, 3, H, W] on the device, raw=[list of packed uint8
+        [3, H, W]], img_paths=[...])`` through the test pipeline and the data preprocessor."""
+        packed = [self._prepare(item) for item in inputs]
+        raw = [p['inputs'] for p in packed]
+        batch = self.model.data_preprocessor(dict(inputs=list(raw)), False)['inputs']
+        paths = [os.fspath(i) if isinstance(i, (str, os.PathLike)) else None for i in inputs]
+        return dict(inputs=batch, raw=raw, img_paths=paths)
+
+    # ------------------------------------------------------------ inference
+    def class_scores(self, attributes: torch.Tensor) -> torch.Tensor:
+        """``[B, K]`` attribute predictions -> ``[B, C]`` softmax scores over the current
+        class table, as the head scores classes (``scale * sim``, ``dot`` or ``cosine``)."""
+        if self._table is None:
+            raise RuntimeError('no class table: the checkpoint has none (neither the head\'s '
+                               'buffers nor meta.dataset_meta hold class attributes); call '
+                               'set_classes(names, attribute_matrix) or load_classes(path)')
+        head = self.model.head
+        rows = self._table.rows.to(attributes.device, torch.float32)
+        a = attributes.float()
+        if head.similarity_type == 'cosine':
+            a = F.normalize(a, dim=-1)
+        return F.softmax(head.scale * (a @ rows.t()), dim=1)
+
+    def __call__(self, inputs: Union[ImageInput, Sequence[ImageInput]],
+                 topk: Optional[int] = None, top_attributes: Optional[int] = None,
+                 batch_size: int = 8) -> List[dict]:
+        """Predict for one image or a list of images (paths, or ``[H, W, 3]`` BGR arrays).
+
+        Args:
+            topk: classes to list (default: 5, or all when the table has fewer); a ``topk``
+                larger than the class table is an error.
+            top_attributes: attributes to list (default: 5, or K if fewer); at most K.
+            batch_size: images per forward pass.
+
+        Returns:
+            one dict per image:
+
+            - ``img_path`` (None for arrays);
+            - ``pred_label``, ``pred_class``, ``pred_score``, ``pred_unseen``: the top class;
+            - ``topk``: ``topk`` dicts ``rank, label, class_name, score, unseen``, best first;
+            - ``attributes``: ``top_attributes`` dicts ``index, name, score``, best first;
+            - ``keep_mask``: bool ``[U]`` units kept by the selector (raster order over
+              ``unit_grid``); the others received the context token;
+            - ``unit_grid``: ``(rows, cols)``; ``selector_prob``: ``[U]``;
+            - ``class_scores``: ``[C]`` over the current table; ``attribute_scores``: ``[K]``.
+
+        Raises:
+            FileNotFoundError: a missing image; ValueError: ``topk`` / ``top_attributes``
+            outside 1..C / 1..K, an unreadable image; RuntimeError: no class table.
+        """
+        if isinstance(inputs, (str, os.PathLike, np.ndarray)):
+            inputs = [inputs]
+        inputs = list(inputs)
+        num_classes = len(self._table) if self._table is not None else 0
+        topk = min(5, num_classes) if topk is None else topk
+        top_attributes = min(5, self.num_attributes) if top_attributes is None else \
+            top_attributes
+        if self._table is not None and not 1 <= int(topk) <= num_classes:
+            raise ValueError(f'topk={topk} is outside 1..{num_classes} (the class table has '
+                             f'{num_classes} classes)')
+        if not 1 <= int(top_attributes) <= self.num_attributes:
+            raise ValueError(f'top_attributes={top_attributes} is outside '
+                             f'1..{self.num_attributes} (the model has {self.num_attributes} '
+                             'attributes)')
+        if batch_size < 1:
+            raise ValueError(f'batch_size must be >= 1, got {batch_size}')
+        results = []
+        for start in range(0, len(inputs), batch_size):
+            chunk = inputs[start:start + batch_size]
+            batch = self.preprocess(chunk)
+            with torch.no_grad():
+                attributes, keep, details = self.model.infer(batch['inputs'], with_details=True)
+                scores = self.class_scores(attributes)
+            grid = (batch['inputs'].shape[-2] // self.model.backbone.patch_size,
+                    batch['inputs'].shape[-1] // self.model.backbone.patch_size)
+            unit_grid = check_unit_grid(grid, self.model.head.unit_size)
+            for i, path in enumerate(batch['img_paths']):
+                results.append(self._result(path, scores[i], attributes[i], keep[i],
+                                            details['selector_prob'][i], unit_grid,
+                                            int(topk), int(top_attributes)))
+        return results
+
+    def _result(self, path, scores, attributes, keep, selector_prob, unit_grid, topk,
+                top_attributes) -> dict:
+        table = self._table
+        scores = scores.float().cpu().numpy()
+        attributes = attributes.float().cpu().numpy()
+        order = np.argsort(-scores, kind='stable')[:topk]
+        top = [dict(rank=r + 1, label=int(c), class_name=table.names[c], score=float(scores[c]),
+                    unseen=bool(table.unseen[c])) for r, c in enumerate(order)]
+        att_order = np.argsort(-attributes, kind='stable')[:top_attributes]
+        return dict(
+            img_path=path, pred_label=top[0]['label'], pred_class=top[0]['class_name'],
+            pred_score=top[0]['score'], pred_unseen=top[0]['unseen'], topk=top,
+            attributes=[dict(index=int(a), name=self.attribute_names[a],
+                             score=float(attributes[a])) for a in att_order],
+            keep_mask=keep.cpu().numpy().astype(bool), unit_grid=tuple(unit_grid),
+            selector_prob=selector_prob.float().cpu().numpy(), class_scores=scores,
+            attribute_scores=attributes)
+
+    # ------------------------------------------------------------ figures
+    def analyse(self, image: ImageInput):
+        """:func:`~svip_mm.visualization.analyse_image` of one image, with the class scores,
+        names and unseen flags of the current class table."""
+        from ..visualization import analyse_image, input_to_display
+        batch = self.preprocess([image])
+        pre = self.model.data_preprocessor
+        bgr = bool(getattr(pre, 'to_rgb', False) or getattr(pre, '_channel_conversion', False))
+        analysis = analyse_image(self.model, batch['inputs'][0],
+                                 input_to_display(batch['raw'][0], bgr),
+                                 attribute_names=self.attribute_names)
+        if self._table is not None:
+            attributes = torch.as_tensor(analysis.attribute_scores)[None]
+            analysis.class_scores = self.class_scores(attributes)[0].numpy()
+            analysis.class_names = list(self._table.names)
+            analysis.unseen = self._table.unseen.copy()
+        return analysis
+
+    def visualize(self, image: ImageInput, gt_mask=None, top_attributes: int = 4,
+                  title: Optional[str] = None):
+        """The one-image summary figure (:func:`~svip_mm.visualization.plot_image_summary`).
+
+        Args:
+            gt_mask: optional foreground mask: an ``[h, w]`` array or a mask image path.
+        """
+        from ..visualization import plot_image_summary, prediction_title
+        if isinstance(gt_mask, (str, os.PathLike)):
+            path = os.fspath(gt_mask)
+            if not osp.isfile(path):
+                raise FileNotFoundError(f'mask not found: {path!r}')
+            gt_mask = mmcv.imread(path, flag='unchanged')
+        analysis = self.analyse(image)
+        name = osp.basename(os.fspath(image)) if isinstance(image, (str, os.PathLike)) else None
+        return plot_image_summary(analysis, gt_mask, top_attributes,
+                                  title if title is not None else
+                                  prediction_title(analysis, name=name))

@@ -1,0 +1,79 @@
+#!/usr/bin/env python
+"""Draw what an SVIP model does on one image: attention per layer and its rollout, the
+selector's choice (kept vs contextualised units, its probabilities), the localisation of the
+top predicted attributes and, for synthetic images, the ground-truth mask.
+
+    python tools/visualize.py CONFIG CHECKPOINT IMAGE --out FILE.png
+        [--mask auto|none|MASK.png] [--top-attributes 4] [--device cpu] [--dpi 120]
+        [--word-vectors FILE.npy] [--cfg-options k=v ...]
+
+``--mask auto`` (default) uses the synthetic dataset's mask of the image when there is one
+(``<root>/images/<class>/<name>`` -> ``<root>/masks/<class>/<name>``). Nothing is generated:
+the model comes from the config and the checkpoint alone (see ``svip_mm.apis``).
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+import torch  # noqa: E402
+from mmengine.config import DictAction  # noqa: E402
+
+import svip_mm  # noqa: E402,F401
+from svip_mm.apis import SVIPInferencer  # noqa: E402
+
+
+def synthetic_mask_path(image: str):
+    """The synthetic dataset's mask of ``image`` (the last ``images`` folder of its path
+    replaced by ``masks``), or None when there is no such file."""
+    parts = osp.abspath(image).split(os.sep)
+    if 'images' not in parts:
+        return None
+    i = len(parts) - 1 - parts[::-1].index('images')
+    path = os.sep.join(parts[:i] + ['masks'] + parts[i + 1:])
+    return path if osp.isfile(path) else None
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Figure of attention, patch selection and '
+                                     'attribute localisation of an SVIP model on one image')
+    parser.add_argument('config')
+    parser.add_argument('checkpoint')
+    parser.add_argument('image')
+    parser.add_argument('--out', required=True, help='the figure file (.png, .pdf, .svg)')
+    parser.add_argument('--mask', default='auto', help="ground-truth foreground mask: 'auto' "
+                        "(the synthetic dataset's, if any), 'none', or a mask image path")
+    parser.add_argument('--top-attributes', type=int, default=4,
+                        help='attributes to localise (default 4)')
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--dpi', type=int, default=120)
+    parser.add_argument('--word-vectors', help='.npy word vectors, only needed when the '
+                        'checkpoint does not hold them')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    args = parser.parse_args(argv)
+    for what, path in (('image', args.image), ('checkpoint', args.checkpoint),
+                       ('config', args.config)):
+        if not osp.isfile(path):
+            parser.error(f'{what} not found: {path}')
+    if args.mask not in ('auto', 'none') and not osp.isfile(args.mask):
+        parser.error(f'--mask {args.mask}: no such file (or use auto / none)')
+    return args
+
+
+def main(argv=None) -> str:
+    args = parse_args(argv)
+    inferencer = SVIPInferencer(args.config, args.checkpoint, device=args.device,
+                                word_vectors=args.word_vectors, cfg_options=args.cfg_options)
+    mask = {'auto': synthetic_mask_path(args.image), 'none': None}.get(args.mask, args.mask)
+    with torch.no_grad():
+        fig = inferencer.visualize(args.image, gt_mask=mask, top_attributes=args.top_attributes)
+    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+    fig.savefig(args.out, dpi=args.dpi)
+    print(f'wrote {args.out}' + (f' (ground-truth mask {mask})' if mask else ''), flush=True)
+    return args.out
+
+
+if __name__ == '__main__':
+    main()
