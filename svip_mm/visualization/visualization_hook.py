@@ -1,8 +1,10 @@
 """A test-time hook that writes the one-image summary figure of evaluated images.
 
-``tools/test.py --show-dir DIR`` puts it into ``default_hooks.visualization``; a config can
-name it directly::
+``tools/test.py --show-dir DIR [--show-max N]`` puts it into ``default_hooks.visualization``;
+a config can name it directly (importing ``svip_mm.visualization`` registers it)::
 
+    custom_imports = dict(imports=['svip_mm', 'svip_mm.visualization'],
+                          allow_failed_imports=False)
     default_hooks = dict(visualization=dict(
         type='SVIPVisualizationHook', enable=True, out_dir='work_dirs/vis', max_images=16))
 """
