@@ -13,5 +13,7 @@ from . import models  # noqa: F401
 from . import datasets  # noqa: F401
 from . import evaluation  # noqa: F401
 from . import embeddings  # noqa: F401
+from . import visualization  # noqa: F401  (registers SVIPVisualizationHook)
+from . import apis  # noqa: F401
 
 __all__ = ['__version__']
