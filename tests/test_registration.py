@@ -1,0 +1,26 @@
+"""`import svip_mm` registers every component into mmpretrain's registries."""
+from mmpretrain.registry import (DATASETS, HOOKS, METRICS, MODELS, OPTIM_WRAPPER_CONSTRUCTORS,
+                                 OPTIM_WRAPPERS, TRANSFORMS)
+
+import svip_mm  # noqa: F401
+
+EXPECTED = {
+    MODELS: ['SVIPVisionTransformer', 'SemanticPatchSelector', 'SemanticAttributeHead',
+             'SVIPClassifier', 'SVIPConsistencyLoss', 'AttributeDecorrelationLoss',
+             'SVIPSelectorLoss'],
+    DATASETS: ['ZSLXlsa17Dataset', 'ZSLCUB', 'ZSLAWA2', 'ZSLSUN', 'ZSLSynthetic'],
+    METRICS: ['GZSLMetric', 'PatchSelectionMetric'],
+    TRANSFORMS: ['LoadForegroundMask'],
+    HOOKS: ['ZSLClassTableHook', 'TwoPhaseScheduleHook', 'NonFiniteLossHook', 'EpochSeedHook',
+            'SVIPVisualizationHook'],
+    OPTIM_WRAPPER_CONSTRUCTORS: ['SVIPOptimWrapperConstructor'],
+    OPTIM_WRAPPERS: ['AutocastOptimWrapper'],
+}
+
+
+def test_every_component_is_in_the_mmpretrain_registry():
+    for registry, names in EXPECTED.items():
+        for name in names:
+            cls = registry.get(name)
+            assert cls is not None, f'{name} not in {registry.name}'
+            assert cls.__module__.startswith('svip_mm.'), (name, cls.__module__)
