@@ -1,0 +1,250 @@
+"""The tutorials (tutorials/*.ipynb) executed end to end, shrunk through their parameters cell.
+
+Each notebook is run with nbclient in a fresh kernel of this interpreter (a temporary
+kernelspec whose argv is ``sys.executable``, so no other Python on the machine is used), in a
+temporary working directory. As papermill does, a cell with the test's values is inserted after
+the cell tagged ``parameters``; a last cell prints a JSON summary of chosen notebook variables,
+which the tests read back. The notebooks in git carry no outputs.
+"""
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import nbformat
+import pytest
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import KernelManager
+from nbclient import NotebookClient
+
+REPO = Path(__file__).resolve().parents[1]
+TUTORIALS = REPO / 'tutorials'
+NOTEBOOKS = ['01_quick_start.ipynb', '02_attention_visualisation.ipynb',
+             '03_mixing_components.ipynb', '04_real_datasets.ipynb']
+KERNEL = 'svip-mm-tutorial-test'
+PROBE_MARK = '__tutorial_probe__'
+CELL_TIMEOUT = 300  # seconds per cell; a whole shrunk notebook takes well under a minute
+
+# a tiny ViT that keeps the 64 px input and the 4 x 4 unit grid of the default job
+TINY_ARCH = dict(embed_dims=32, num_layers=2, num_heads=2, patch_size=8, img_size=64)
+TINY_IMAGES_PER_CLASS = 5
+
+
+@pytest.fixture(scope='module')
+def kernel_dirs(tmp_path_factory) -> List[str]:
+    """A kernelspec running this very interpreter."""
+    root = tmp_path_factory.mktemp('kernels')
+    spec = root / KERNEL
+    spec.mkdir()
+    (spec / 'kernel.json').write_text(json.dumps(dict(
+        argv=[sys.executable, '-m', 'ipykernel_launcher', '-f', '{connection_file}'],
+        display_name='svip_mm tutorial test', language='python')))
+    return [str(root)]
+
+
+@pytest.fixture(scope='module')
+def synthetic_root(tmp_path_factory) -> str:
+    """One folder for the shrunk synthetic dataset: the first notebook to run generates it,
+    the others find it (the generator writes nothing when the data is there)."""
+    return str(tmp_path_factory.mktemp('synthetic') / 'synthetic_zsl')
+
+
+def execute(name: str, params: Dict, workdir: Path, kernel_dirs: List[str],
+            probe: Sequence[str] = ()):
+    """Run tutorial ``name`` with ``params`` injected after its parameters cell.
+
+    Returns ``(notebook, probe values, seconds)``; the probe values hold the notebook's
+    variables named in ``probe`` (JSON-converted) and the kernel's ``sys.executable``.
+    """
+    nb = nbformat.read(TUTORIALS / name, as_version=4)
+    index = [i for i, c in enumerate(nb.cells) if 'parameters' in c.metadata.get('tags', [])]
+    assert len(index) == 1, f'{name}: expected one cell tagged "parameters"'
+    lines = [f'{key} = {value!r}' for key, value in params.items()]
+    injected = nbformat.v4.new_code_cell('\n'.join(lines))
+    injected.metadata['tags'] = ['injected-parameters']
+    nb.cells.insert(index[0] + 1, injected)
+    nb.cells.append(nbformat.v4.new_code_cell(
+        'import json as _json, sys as _sys\n'
+        '_convert = lambda o: o.tolist() if hasattr(o, "tolist") else str(o)\n'
+        f'print({PROBE_MARK!r} + _json.dumps(dict(executable=_sys.executable, '
+        f'**{{_k: globals()[_k] for _k in {list(probe)!r}}}), default=_convert))'))
+    for i, cell in enumerate(nb.cells):
+        cell['id'] = f'test-{i:02d}'
+    workdir.mkdir(parents=True, exist_ok=True)
+    km = KernelManager(kernel_name=KERNEL,
+                       kernel_spec_manager=KernelSpecManager(kernel_dirs=kernel_dirs))
+    client = NotebookClient(nb, km=km, timeout=CELL_TIMEOUT,
+                            resources={'metadata': {'path': str(workdir)}})
+    start = time.perf_counter()
+    try:
+        client.execute()
+    finally:  # nbclient leaves a kernel it did not start running
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)
+    seconds = time.perf_counter() - start
+    text = ''.join(o.get('text', '') for o in nb.cells[-1].outputs if o.output_type == 'stream')
+    assert PROBE_MARK in text, f'{name}: the probe cell printed {text!r}'
+    values = json.loads(text.split(PROBE_MARK, 1)[1])
+    assert values['executable'] == sys.executable  # the kernel ran this interpreter
+    print(f'{name}: executed in {seconds:.1f} s')
+    return nb, values, seconds
+
+
+def tagged(nb, tag: str):
+    cells = [c for c in nb.cells if tag in c.metadata.get('tags', [])]
+    assert len(cells) == 1, f'expected one cell tagged {tag!r}, found {len(cells)}'
+    return cells[0]
+
+
+def images(cell) -> int:
+    """How many PNG images a cell displayed."""
+    return sum('image/png' in o.get('data', {}) for o in cell.outputs)
+
+
+def stream_text(cell) -> str:
+    return ''.join(o.get('text', '') for o in cell.outputs if o.output_type == 'stream')
+
+
+# --------------------------------------------------------------------------- the files in git
+@pytest.mark.parametrize('name', NOTEBOOKS)
+def test_notebook_is_stored_without_outputs_and_with_parameters(name):
+    nb = nbformat.read(TUTORIALS / name, as_version=4)
+    nbformat.validate(nb)
+    code = [c for c in nb.cells if c.cell_type == 'code']
+    with_output = [i for i, c in enumerate(code) if c.outputs or c.execution_count is not None]
+    assert not with_output, f'{name}: code cells {with_output} carry outputs or counts'
+    assert 'parameters' in code[0].metadata.get('tags', []), \
+        f'{name}: the first code cell must be tagged "parameters"'
+    assert nb.metadata.kernelspec.name == 'python3'
+    assert nb.cells[0].cell_type == 'markdown' and nb.cells[0].source.startswith('# ')
+
+
+# --------------------------------------------------------------------------- 1. quick start
+def test_quick_start(tmp_path, kernel_dirs, synthetic_root):
+    work = tmp_path / 'work'
+    nb, out, _ = execute('01_quick_start.ipynb', dict(
+        repo_root=str(REPO), data_root=synthetic_root, work_dir=str(work),
+        images_per_class=TINY_IMAGES_PER_CLASS, arch=TINY_ARCH, max_epochs=2, batch_size=32,
+        num_workers=0), tmp_path, kernel_dirs,
+        probe=['metrics', 'recomputed', 'sweep', 'oracle', 'checkpoint', 'labels'])
+    table = stream_text(tagged(nb, 'metrics-table'))
+    rows = {line.split()[0]: line.split() for line in table.splitlines() if line.strip()}
+    assert set(rows) == {'block', 'honest', 'oracle', 'official'}
+    metrics = out['metrics']
+    assert {'zsl/top1', 'gzsl/U', 'gzsl/S', 'gzsl/H', 'oracle/gamma', 'official/H',
+            'selection/selector_auroc'} <= set(metrics)
+    # the table shows the metric's numbers, and the notebook recomputed them from the scores
+    assert float(rows['honest'][-1]) == pytest.approx(metrics['gzsl/H'], abs=0.05)
+    assert float(rows['oracle'][1]) == pytest.approx(metrics['oracle/gamma'], abs=0.005)
+    for key, value in out['recomputed'].items():
+        assert value == pytest.approx(metrics[key], abs=1e-6)
+    # 30 test-seen + 50 test-unseen images at 5 images per class
+    assert len(out['labels']) == 80
+    sweep = out['sweep']
+    assert len(sweep['gamma']) == 200 and sweep['gamma'][0] == -1.0
+    assert max(sweep['H']) == pytest.approx(out['oracle']['H'])
+    assert out['oracle']['H'] == pytest.approx(metrics['oracle/H'])
+    assert images(tagged(nb, 'calibration-curve')) == 1
+    assert Path(out['checkpoint']).is_file() and (work / 'config.py').is_file()
+
+
+# --------------------------------------------------------------------------- 2. attention
+def test_attention_visualisation(tmp_path, kernel_dirs, synthetic_root):
+    """Trains its own tiny model (no tutorial-1 run to reuse), draws the figures, and measures
+    the selection over all test images; those numbers must equal what the Runner's
+    PatchSelectionMetric reports for the same checkpoint."""
+    work = tmp_path / 'work'
+    nb, out, _ = execute('02_attention_visualisation.ipynb', dict(
+        repo_root=str(REPO), tutorial1_dir=str(tmp_path / 'no_tutorial_1'),
+        data_root=synthetic_root, work_dir=str(work), images_per_class=TINY_IMAGES_PER_CLASS,
+        arch=TINY_ARCH, max_epochs=2, batch_size=32, num_workers=0, num_images=None),
+        tmp_path, kernel_dirs,
+        probe=['checkpoint', 'info', 'keep', 'fg', 'selection', 'auroc', 'names', 'infos'])
+    assert out['info']['is_unseen'] and len(out['keep']) == 16 and sum(out['keep']) == 8
+    assert all(0.0 <= f <= 1.0 for f in out['fg'])
+    assert out['names'] == ['layer 1', 'layer 2', 'rollout', 'selector']
+    assert all(0.0 <= a <= 1.0 for a in out['auroc'])
+    for tag in ('attention-maps', 'selection', 'attribute-localisation', 'summary',
+                'layer-auroc'):
+        assert images(tagged(nb, tag)) == 1, tag
+
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+    cfg = Config.fromfile(str(work / 'config.py'))
+    cfg.load_from = out['checkpoint']
+    cfg.work_dir = str(tmp_path / 'runner_test')
+    metrics = Runner.from_cfg(cfg).test()
+    assert len(out['infos']) == 80  # every test image
+    selection = out['selection']
+    assert selection['selection/attention_auroc'] == pytest.approx(out['auroc'][2])
+    assert selection['selection/selector_auroc'] == pytest.approx(out['auroc'][3])
+    for key, value in selection.items():
+        assert value == pytest.approx(metrics[key], abs=1e-6), key
+
+
+# --------------------------------------------------------------------------- 3. components
+def test_mixing_components(tmp_path, kernel_dirs, synthetic_root):
+    work = tmp_path / 'work'
+    nb, out, _ = execute('03_mixing_components.ipynb', dict(
+        repo_root=str(REPO), data_root=synthetic_root, work_dir=str(work),
+        images_per_class=TINY_IMAGES_PER_CLASS, num_workers=0,
+        baseline_arch=dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64),
+        baseline_epochs=1,
+        svip_arch=dict(embed_dims=48, num_layers=2, num_heads=3, patch_size=4, img_size=64),
+        mm_arch=dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)),
+        tmp_path, kernel_dirs,
+        probe=['baseline_losses', 'baseline_metrics', 'svip_losses', 'units', 'kept',
+               'mismatch_error', 'mm_losses', 'mm_config', 'num_attributes'])
+    assert set(out['baseline_losses']) == {'loss_ce', 'train_acc', 'loss_decorrelation'}
+    assert {'zsl/top1', 'gzsl/H'} <= set(out['baseline_metrics'])
+    assert {'loss_selector', 'loss_ce_src', 'loss_ce_tgt', 'loss_consistency'} <= \
+        set(out['svip_losses'])
+    assert out['units'] == 64 and len(out['kept']) == 64 and sum(out['kept']) == 32
+    assert 'keep_k=65' in out['mismatch_error']
+    assert set(out['mm_losses']) == {'loss_ce', 'train_acc', 'loss_decorrelation'}
+    for losses in (out['baseline_losses'], out['svip_losses'], out['mm_losses']):
+        assert all(value == value and abs(value) < 1e3 for value in losses.values())
+
+    # the written config really inherits mmpretrain's installed base config
+    from mmengine.config import Config
+    text = Path(out['mm_config']).read_text()
+    assert "'mmpretrain::_base_/models/vit-base-p16.py'" in text
+    cfg = Config.fromfile(out['mm_config'])
+    assert cfg.model.type == 'ImageClassifier' and cfg.model.backbone.type == 'VisionTransformer'
+    assert cfg.model.backbone.init_cfg[0].type == 'Kaiming'  # only in mmpretrain's file
+    assert cfg.model.head.type == 'SemanticAttributeHead'
+    assert cfg.model.head.num_attributes == out['num_attributes']
+    for tag in ('baseline', 'svip-other-size', 'mmpretrain-base'):
+        assert 'losses:' in stream_text(tagged(nb, tag)), tag
+
+
+# --------------------------------------------------------------------------- 4. real datasets
+@pytest.mark.parametrize('dataset', ['cub', 'awa2'])
+def test_real_datasets(tmp_path, kernel_dirs, dataset):
+    """Offline: the stand-in xlsa17 tree, a tiny fastText model, an official-format checkpoint
+    of a known model; the converted checkpoint evaluated by tools/test.py must predict like
+    that model."""
+    import torch
+    work = tmp_path / 'work'
+    nb, out, _ = execute('04_real_datasets.ipynb', dict(
+        repo_root=str(REPO), work_dir=str(work), dataset=dataset,
+        data_root=str(tmp_path / 'no_download')), tmp_path, kernel_dirs,
+        probe=['check_status', 'expected_counts', 'vectors', 'settings', 'converted',
+               'official_metrics', 'max_score_difference', 'predictions_file'])
+    num_attributes = {'cub': 12, 'awa2': 85}[dataset]
+    assert out['check_status'] == 1  # the stand-in's counts are not the benchmark's
+    assert 'differs' in stream_text(tagged(nb, 'check-dataset'))
+    assert 'OK: no problems found.' in ''.join(
+        stream_text(c) for c in nb.cells if c.cell_type == 'code')
+    assert out['expected_counts']['num_attributes'] == num_attributes
+    assert len(out['vectors']) == num_attributes and len(out['vectors'][0]) == 8
+    assert out['settings']['neck']['keep_k'] == 8
+    assert out['settings']['neck']['context_layout'] == 'official'
+    ckpt = torch.load(out['converted'], map_location='cpu', weights_only=True)
+    assert ckpt['state_dict']['neck.word_vectors'].shape == (num_attributes, 8)
+    metrics = out['official_metrics']
+    assert metrics['num_test_seen'] == 8 and metrics['num_test_unseen'] == 24
+    assert {'zsl/top1', 'gzsl/H', 'official/H'} <= set(metrics['metrics'])
+    assert out['max_score_difference'] is not None and out['max_score_difference'] < 1e-5
+    assert Path(out['predictions_file']).is_file()
