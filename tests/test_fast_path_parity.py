@@ -229,25 +229,31 @@ def test_compile_failure_falls_back_to_eager_with_a_reason(trained, caplog):
 
 
 class _FakeRunner:
-    def __init__(self, model):
-        self.model = model
+    def __init__(self, model, optim_wrapper=None):
+        self.model, self.optim_wrapper = model, optim_wrapper
         self.logger = logging.getLogger('fake-runner')
 
 
 def test_hooks_set_the_sdpa_backend_and_compile_for_the_run(trained):
     model = copy.deepcopy(trained[0])
+    assert resolve_sdpa_backend('auto', 'cpu', amp=True) == 'math'
+    assert resolve_sdpa_backend('auto', 'cpu', amp=False) == 'default'
+    assert resolve_sdpa_backend('auto', 'cuda', amp=True) == 'default'
+    with pytest.raises(ValueError, match='sdpa backend'):
+        resolve_sdpa_backend('fastest', 'cpu')
+    bf16 = build_optim_wrapper(model, dict(type='AutocastOptimWrapper',
+                                           optimizer=dict(type='SGD', lr=0.1)))
+    for wrapper, flash_during in ((bf16, False), (None, True)):
+        hook, runner = SDPABackendHook('auto'), _FakeRunner(model, wrapper)
+        assert torch.backends.cuda.flash_sdp_enabled()
+        hook.before_run(runner)
+        try:  # under bf16 on the CPU: the math backend only, flash switched off
+            assert torch.backends.cuda.flash_sdp_enabled() == flash_during
+            assert torch.backends.cuda.math_sdp_enabled()
+        finally:
+            hook.after_run(runner)
+        assert torch.backends.cuda.flash_sdp_enabled()
     runner = _FakeRunner(model)
-    assert resolve_sdpa_backend('auto', 'cpu') == 'math'
-    assert resolve_sdpa_backend('auto', 'cuda') == 'default'
-    hook = SDPABackendHook('auto')
-    assert torch.backends.cuda.flash_sdp_enabled()
-    hook.before_run(runner)
-    try:  # the math backend only: flash (the CPU default) is switched off
-        assert not torch.backends.cuda.flash_sdp_enabled()
-        assert torch.backends.cuda.math_sdp_enabled()
-    finally:
-        hook.after_run(runner)
-    assert torch.backends.cuda.flash_sdp_enabled()
     with pytest.raises(ValueError, match='backend'):
         SDPABackendHook('fastest')
 

@@ -123,7 +123,7 @@ def parse_args(argv=None):
                         help='torch.compile mode, e.g. max-autotune-no-cudagraphs')
     parser.add_argument('--sdpa-backend', default='auto', choices=('auto', ) + SDPA_BACKENDS,
                         help="fast row's scaled_dot_product_attention backend; auto: math on "
-                        "the CPU, torch's choice on CUDA")
+                        "the CPU with --amp, torch's choice otherwise")
     parser.add_argument('--optimizer-impl', default='auto', choices=OPTIMIZER_IMPLS,
                         help="fast row's optimizer implementation; auto: fused on CUDA, "
                         'foreach on the CPU')
@@ -176,7 +176,7 @@ def make_variants(args, device: str) -> List[Variant]:
     """reference, optional ablation ladder, fast."""
     reference = Variant('reference')
     fast = Variant('fast', attention='fused', amp=args.amp,
-                   sdpa_backend=resolve_sdpa_backend(args.sdpa_backend, device),
+                   sdpa_backend=resolve_sdpa_backend(args.sdpa_backend, device, args.amp),
                    optimizer_impl=args.optimizer_impl, compile=args.compile)
     if fast.optimizer_impl == 'auto':
         fast.optimizer_impl = 'fused' if device == 'cuda' else 'foreach'

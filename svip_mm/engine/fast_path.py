@@ -13,7 +13,7 @@ This module is not imported by ``import svip_mm``; a config that uses the hooks 
 
     custom_imports = dict(imports=['svip_mm', 'svip_mm.engine.fast_path'],
                           allow_failed_imports=False)
-    custom_hooks = [..., dict(type='SDPABackendHook', backend='math'),
+    custom_hooks = [..., dict(type='SDPABackendHook', backend='auto'),
                     dict(type='CompileBackboneHook')]
 
 Why the blocks and not the whole backbone: the source pass asks
@@ -240,16 +240,17 @@ class CompileBackboneHook(Hook):
 SDPA_BACKENDS = ('default', 'math', 'flash', 'efficient', 'cudnn')
 
 
-def resolve_sdpa_backend(name: str, device_type: str) -> str:
-    """``'auto'`` -> ``'math'`` on the CPU, ``'default'`` (torch's own choice) elsewhere.
+def resolve_sdpa_backend(name: str, device_type: str, amp: bool = False) -> str:
+    """``'auto'`` -> ``'math'`` on the CPU under bf16 autocast, else ``'default'`` (torch's
+    own choice); other names are checked and returned.
 
-    On the CPU, torch's flash-attention kernel is chosen by default; at SVIP's sequence
-    lengths (65 tokens for the tiny config, 197 for ViT-B/16) its bf16 backward is several
-    times slower than the unfused math path (docs/benchmarks.md), while on CUDA the fused
-    kernels are the point of the fast path.
+    On the CPU torch picks its flash-attention kernel; at SVIP's sequence lengths (65 tokens
+    for the tiny config, 197 for ViT-B/16) its bf16 backward is several times slower than the
+    unfused math path, while in fp32 the two are about equally fast and flash keeps less for
+    the backward pass (docs/benchmarks.md). On CUDA the fused kernels are the point.
     """
     if name == 'auto':
-        return 'math' if device_type == 'cpu' else 'default'
+        return 'math' if device_type == 'cpu' and amp else 'default'
     if name not in SDPA_BACKENDS:
         raise ValueError(f"sdpa backend must be 'auto' or one of {SDPA_BACKENDS}, got {name!r}")
     return name
@@ -273,8 +274,9 @@ class SDPABackendHook(Hook):
     """Restrict ``F.scaled_dot_product_attention`` to one backend for the whole run.
 
     Args:
-        backend: ``'auto'`` (math on the CPU, torch's choice on CUDA) or one of
-            :data:`SDPA_BACKENDS`.
+        backend: ``'auto'`` (math on the CPU when the optimizer wrapper autocasts, i.e.
+            ``AutocastOptimWrapper`` or ``AmpOptimWrapper``; torch's choice otherwise) or one
+            of :data:`SDPA_BACKENDS`.
     """
     priority = 'VERY_HIGH'
 
@@ -287,7 +289,9 @@ class SDPABackendHook(Hook):
 
     def before_run(self, runner) -> None:
         device = next(_unwrap(runner.model).parameters()).device.type
-        name = resolve_sdpa_backend(self.backend, device)
+        wrapper = getattr(runner, 'optim_wrapper', None)
+        amp = type(wrapper).__name__ in ('AutocastOptimWrapper', 'AmpOptimWrapper')
+        name = resolve_sdpa_backend(self.backend, device, amp)
         self._ctx = sdpa_backend_context(name)
         self._ctx.__enter__()
         runner.logger.info(f'scaled_dot_product_attention backend: {name}')
