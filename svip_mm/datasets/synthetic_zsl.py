@@ -2,18 +2,21 @@
 
 Every image shows one object whose appearance is fully described by four attribute groups:
 
-* ``shape`` of the body (``circle``, ``square``, ``triangle``, ``star``; ``large`` adds
-  ``cross`` and ``crescent``),
-* ``body_color`` (``red``, ``green``, ``blue``, ``yellow``; ``large`` adds ``orange`` and
-  ``purple``),
-* ``pattern`` on the body (``plain``, ``stripes``, ``dots``; ``large`` adds ``checkered``),
+* ``shape`` of the body (default ``circle``, ``triangle``, ``star``),
+* ``body_color`` (default ``red``, ``green``, ``blue``),
+* ``pattern`` on the body (default ``plain``, ``stripes``, ``dots``),
 * ``head_color``: the colour of a small round "head" on top of the body (same vocabulary as the
   body colours).
 
-A class is one combination of the four values. Seen and unseen classes are disjoint
-combinations, every attribute value occurs in some seen class (and in some ``train_loc`` class),
-and the unseen classes are chosen so that telling them apart needs every group: for each group
-there are unseen pairs that differ in that group only (see :func:`split_report`).
+The ``large`` preset adds ``square``, ``yellow`` and ``checkered``; ``cross``, ``crescent``,
+``orange`` and ``purple`` are available through overrides. A class is one combination of the four
+values (default 3 x 3 x 3 x 3 = 81 combinations, 40 of them used). Seen and unseen classes are
+disjoint combinations, every attribute value occurs in some seen class (and in some ``train_loc``
+class), and the unseen classes are chosen so that telling them apart needs every group: for each
+group there are unseen pairs that differ in that group only (see :func:`split_report`). The seen
+classes are chosen so that no group can be predicted from the others in the seen set (see
+:class:`_SeenSetStats`); with a random choice a network reads, e.g., the shape off the colours
+that happen to go with it and fails on the unseen combinations.
 
 Per image the object varies in position, scale, rotation, colour (hue/saturation/value jitter) and
 pattern phase. With ``clutter=True`` the background carries semantic-unrelated distractors whose
@@ -45,6 +48,24 @@ Split semantics (as in xlsa17): ``trainval_loc`` = ``train_loc`` + ``val_loc`` a
 classes' training images; ``train_loc`` and ``val_loc`` cover disjoint sets of seen classes;
 ``test_seen_loc`` holds the other ~``test_seen_fraction`` of every seen class's images;
 ``test_unseen_loc`` holds all images of the unseen classes.
+
+Learnability (measured with a probe, not a test: a tiny ViT, patch 8 at 64 px, d=128, depth 4,
+one softmax head per group on the CLS token, 20 epochs on the trainval images, 1 CPU thread,
+default preset, seed 0). Per-group accuracy on test_unseen images (chance 33%)::
+
+                    shape  body_color  pattern  head_color
+    clean            51       100        67        99
+    clutter          29        96        87        74
+
+On seen classes (test_seen) all groups reach 96-100% clean and 86-97% with clutter. Shape is the
+weak group on unseen combinations: the same network trained on 1,500 images whose four values are
+drawn independently (then with 4 shapes including square and smaller bodies) recognises the shape
+of 84-86% of new images, so shapes are visible at 64 px; what fails is generalising from 30 seen
+combinations (it matches an unseen image to the nearest seen class). Single runs: expect +-10
+points between seeds. The choices above (3 well-separated shapes, bodies 30-37 px wide, dark
+outlines, a seen set without cross-group correlations) raised unseen shape accuracy from below
+chance (5-19% with 4 shapes, smaller bodies and a random seen set) to ~50%; a model that learns
+shape compositionally (conv stem, longer training, attribute-level supervision) should do better.
 
 Everything is deterministic given the parameters: the same seed gives byte-identical images,
 masks and ``.mat`` files (the MAT header's free-text creation date is replaced by a fixed text).
@@ -104,19 +125,20 @@ _KNOWN_VALUES = {
 }
 
 _DEFAULT = dict(
-    shapes=['circle', 'square', 'triangle', 'star'],
-    body_colors=['red', 'green', 'blue', 'yellow'],
+    shapes=['circle', 'triangle', 'star'],
+    body_colors=['red', 'green', 'blue'],
     patterns=['plain', 'stripes', 'dots'],
-    head_colors=['red', 'green', 'blue', 'yellow'],
+    head_colors=['red', 'green', 'blue'],
     n_seen=30,                  # seen classes (train + val)
     n_unseen=10,
     n_val=10,                   # seen classes used as val_loc (pseudo-unseen for tuning)
     images_per_class=64,
     test_seen_fraction=0.2,     # share of each seen class's images held out as test_seen
     min_seen_per_value=2,       # every attribute value occurs in at least this many seen classes
-    object_scale=[0.19, 0.25],  # body radius as a fraction of the image side
+    object_scale=[0.23, 0.29],  # body radius as a fraction of the image side
     head_scale=0.42,            # head radius as a fraction of the body radius
-    rotation_deg=25.0,          # object rotation uniform in [-rotation_deg, rotation_deg]
+    outline_px=1.0,             # dark outline of bodies (object and distractors), output pixels
+    rotation_deg=15.0,          # object rotation uniform in [-rotation_deg, rotation_deg]
     hue_jitter=0.02,
     sat_jitter=0.12,            # multiplicative, uniform in [1 - x, 1 + x]
     val_jitter=0.12,
@@ -129,17 +151,18 @@ _DEFAULT = dict(
     authors_root='/BS/synthetic',
 )
 
-#: Named parameter sets. ``default``: 40 classes (30 seen / 10 unseen), 2,560 images.
-#: ``large``: 6 shapes, 6 colours (orange sits between red and yellow), 4 patterns, 100 classes
+#: Named parameter sets. ``default``: 12 attributes (3 shapes, 3 body colours, 3 patterns, 3
+#: head colours), 40 classes (30 seen / 10 unseen), 2,560 images. ``large``: 16 attributes (adds
+#: square, which is easily confused with circle at 64 px, yellow and checkered), 100 classes
 #: (80 seen / 20 unseen), 10,000 images and denser clutter, for harder experiments.
 PRESETS: Dict[str, Dict[str, Any]] = {
     'default': _DEFAULT,
     'large': dict(
         _DEFAULT,
-        shapes=list(KNOWN_SHAPES),
-        body_colors=list(PALETTE_HSV),
-        patterns=list(KNOWN_PATTERNS),
-        head_colors=list(PALETTE_HSV),
+        shapes=['circle', 'square', 'triangle', 'star'],
+        body_colors=['red', 'green', 'blue', 'yellow'],
+        patterns=['plain', 'stripes', 'dots', 'checkered'],
+        head_colors=['red', 'green', 'blue', 'yellow'],
         n_seen=80, n_unseen=20, n_val=27, images_per_class=100,
         min_seen_per_value=3,
         clutter_shapes=[5, 9], clutter_textures=[2, 3],
@@ -207,7 +230,10 @@ def resolve_params(preset: str = 'default', seed: int = 0, image_size: int = 64,
     if unknown:
         raise ValueError(f'unknown synthetic-dataset parameter(s) {unknown}; expected any of '
                          f'{sorted(PRESETS[preset])} (or preset, seed, image_size, clutter)')
-    p = json.loads(json.dumps(dict(PRESETS[preset], **overrides)))  # deep copy, tuples -> lists
+    # A deep copy with tuples as lists and numpy scalars as Python numbers.
+    p = json.loads(json.dumps(dict(PRESETS[preset], **overrides),
+                              default=lambda o: o.item() if isinstance(o, np.generic) else
+                              o.tolist() if isinstance(o, np.ndarray) else repr(o)))
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f'seed={seed!r}: expected a non-negative integer')
     if not isinstance(clutter, (bool, np.bool_)):
@@ -250,6 +276,7 @@ def resolve_params(preset: str = 'default', seed: int = 0, image_size: int = 64,
                                             p['n_seen'], integer=True)
     p['object_scale'] = _as_range('object_scale', p['object_scale'], 0.05, 0.3, integer=False)
     p['head_scale'] = _check_number('head_scale', p['head_scale'], 0.2, 0.7)
+    p['outline_px'] = _check_number('outline_px', p['outline_px'], 0.0, 4.0)
     p['rotation_deg'] = _check_number('rotation_deg', p['rotation_deg'], 0.0, 180.0)
     for key in ('hue_jitter', 'sat_jitter', 'val_jitter'):
         p[key] = _check_number(key, p[key], 0.0, 0.5)
@@ -306,15 +333,119 @@ def _unseen_score(unseen: List[Tuple[int, ...]], sizes: List[int]) -> Tuple[int,
     return covered, -imbalance
 
 
+class _SeenSetStats:
+    """Counts over a seen set that measure how far one attribute group can be predicted from
+    the others (a shortcut a network takes instead of learning the group, and which then fails
+    on the unseen combinations), updated incrementally when classes are swapped.
+
+    :meth:`cost` (lower is better) adds:
+
+    * *lookup*, per group g: the number of distinct combinations of the *other* groups divided
+      by the number of classes, i.e. the accuracy of predicting g from all other groups with a
+      lookup table. 1 when every class's context is unique (g is never needed to tell the seen
+      classes apart), 0.5 when every class has a "minimal pair" differing only in g.
+    * 3 x *dependence*: the mutual information (nats) between the values of every two groups,
+      summed over the pairs: 0 when no value of one group says anything about another.
+    * *imbalance*: the L1 distance of each group's value frequencies from uniform, summed.
+
+    The two first terms pull in opposite directions (minimal pairs make groups dependent); the
+    weights were chosen with a probe (a tiny ViT, one attribute head per group, trained on the
+    seen classes) by the per-group attribute accuracy on the unseen classes.
+    """
+
+    def __init__(self, seen: Sequence[Tuple[int, ...]], sizes: List[int]):
+        self.sizes, self.n = list(sizes), len(seen)
+        ng = len(sizes)
+        self.pairs = [(g, h) for g in range(ng) for h in range(g + 1, ng)]
+        self.context: List[Dict[Tuple[int, ...], int]] = [{} for _ in sizes]
+        self.values = [[0] * s for s in sizes]
+        self.joint = {(g, h): [[0] * sizes[h] for _ in range(sizes[g])] for g, h in self.pairs}
+        # sum of k*ln(k) over the counts k of each group's values / each pair's joint values,
+        # kept up to date so that the mutual information costs O(1) per swap
+        self._xlogx_values = [0.0] * ng
+        self._xlogx_joint = {pair: 0.0 for pair in self.pairs}
+        for c in seen:
+            self.update(c, 1)
+
+    @staticmethod
+    def _dx(k: int, sign: int) -> float:
+        """Change of k*ln(k) when k changes by sign."""
+        new = k + sign
+        return (new * math.log(new) if new > 0 else 0.0) - (k * math.log(k) if k > 0 else 0.0)
+
+    def update(self, c: Tuple[int, ...], sign: int) -> None:
+        """Add (``sign=1``) or remove (``-1``) class ``c``."""
+        for g in range(len(self.sizes)):
+            key = c[:g] + c[g + 1:]
+            k = self.context[g].get(key, 0) + sign
+            if k:
+                self.context[g][key] = k
+            else:
+                del self.context[g][key]
+            self._xlogx_values[g] += self._dx(self.values[g][c[g]], sign)
+            self.values[g][c[g]] += sign
+        for g, h in self.pairs:
+            row = self.joint[g, h][c[g]]
+            self._xlogx_joint[g, h] += self._dx(row[c[h]], sign)
+            row[c[h]] += sign
+
+    def covered(self, at_least: int) -> bool:
+        return all(min(v) >= at_least for v in self.values)
+
+    def lookup(self) -> List[float]:
+        return [len(ctx) / self.n for ctx in self.context]
+
+    def dependence(self) -> float:
+        """Sum over group pairs of the mutual information of their values (nats)."""
+        n = self.n
+        return sum((self._xlogx_joint[g, h] - self._xlogx_values[g] - self._xlogx_values[h]) / n
+                   + math.log(n) for g, h in self.pairs)
+
+    def imbalance(self) -> float:
+        return sum(abs(k / self.n - 1 / len(v)) for v in self.values for k in v)
+
+    def cost(self) -> float:
+        return sum(self.lookup()) + 3.0 * self.dependence() + self.imbalance()
+
+
+def _values_covered(classes: Sequence[Tuple[int, ...]], sizes: List[int], at_least: int) -> bool:
+    return all(sum(c[g] == v for c in classes) >= at_least
+               for g in range(len(sizes)) for v in range(sizes[g]))
+
+
+_SPLIT_KEYS = ('seed', 'shapes', 'body_colors', 'patterns', 'head_colors', 'n_seen', 'n_unseen',
+               'n_val', 'min_seen_per_value', 'format_version')
+
+
 def _choose_classes(p: Dict[str, Any]) -> Dict[str, Any]:
+    """The classes and split of :func:`_choose_classes_uncached`, memoised per parameters that
+    determine them (the search takes about a second; a copy is returned)."""
+    key = json.dumps({k: p[k] for k in _SPLIT_KEYS}, sort_keys=True)
+    if key not in _SPLIT_CACHE:
+        _SPLIT_CACHE[key] = json.dumps(_choose_classes_uncached(p))
+    return json.loads(_SPLIT_CACHE[key])
+
+
+_SPLIT_CACHE: Dict[str, str] = {}
+
+
+def _choose_classes_uncached(p: Dict[str, Any]) -> Dict[str, Any]:
     """Pick seen/unseen attribute combinations and the train/val split of the seen classes.
 
     Unseen classes are built as "stars": a base combination plus, for each group, a copy of it
     with only that group changed, so every group separates some unseen pairs (classes beyond a
     multiple of ``groups + 1`` are random). Of many random draws the one whose unseen classes use
     the most attribute values, most evenly, is kept, so the unseen classes span the vocabulary.
-    Seen classes are random among the remaining combinations, redrawn until every value occurs in
-    at least ``min_seen_per_value`` seen classes and in at least one ``train`` class.
+
+    Seen classes start random among the remaining combinations (every value in at least
+    ``min_seen_per_value`` of them) and are then improved by seeded simulated annealing on
+    :meth:`_SeenSetStats.cost`. In a random seen set each group is 70-90% predictable from the
+    other groups (most classes are the only one with their context) and values of different
+    groups are correlated, so a network predicts, say, the shape from the colours that go with
+    it in the seen classes instead of looking at the shape, and fails on unseen combinations.
+    The optimised set has exactly balanced value frequencies, nearly independent groups and more
+    "minimal pairs" (seen classes differing in one group only). Finally ``n_val`` seen classes
+    become ``val`` such that every value still occurs in a ``train`` class.
     """
     sizes = [len(p[key]) for _, key in GROUPS]
     combos = list(itertools.product(*[range(s) for s in sizes]))
@@ -329,19 +460,45 @@ def _choose_classes(p: Dict[str, Any]) -> Dict[str, Any]:
                            f'{len(combos)} attribute combinations; use fewer unseen classes')
     taken = set(unseen)
     rest = [c for c in combos if c not in taken]
+    need = p['min_seen_per_value']
+    failure = RuntimeError(
+        f'could not find a split with every attribute value in >= {need} seen classes and in '
+        f"a train class (n_seen={p['n_seen']}, n_val={p['n_val']}); use more seen classes, a "
+        'smaller min_seen_per_value or fewer attribute values')
     for _ in range(5000):
         seen = [rest[i] for i in rng.choice(len(rest), size=p['n_seen'], replace=False)]
-        val_idx = set(rng.choice(p['n_seen'], size=p['n_val'], replace=False).tolist())
-        train = [c for i, c in enumerate(seen) if i not in val_idx]
-        if all(sum(c[g] == v for c in seen) >= p['min_seen_per_value']
-               and any(c[g] == v for c in train)
-               for g in range(len(sizes)) for v in range(sizes[g])):
+        if _values_covered(seen, sizes, need):
             break
     else:
-        raise RuntimeError(
-            f"could not find a split with every attribute value in >= {p['min_seen_per_value']} "
-            f"seen classes and in a train class (n_seen={p['n_seen']}, n_val={p['n_val']}); "
-            'use more seen classes, a smaller min_seen_per_value or fewer attribute values')
+        raise failure
+    # Simulated annealing over single-class swaps (seeded, hence deterministic).
+    stats = _SeenSetStats(seen, sizes)
+    members = set(seen)
+    cost = stats.cost()
+    steps = 400 * p['n_seen']
+    for step in range(steps):
+        i, cand = int(rng.integers(len(seen))), rest[rng.integers(len(rest))]
+        accept_draw = rng.random()
+        if cand in members:
+            continue
+        old = seen[i]
+        stats.update(old, -1)
+        stats.update(cand, 1)
+        new_cost = stats.cost() if stats.covered(need) else math.inf
+        temperature = 0.05 * (1 - step / steps) + 1e-9
+        if new_cost <= cost or accept_draw < math.exp((cost - new_cost) / temperature):
+            seen[i], cost = cand, new_cost
+            members.discard(old)
+            members.add(cand)
+        else:
+            stats.update(cand, -1)
+            stats.update(old, 1)
+    for _ in range(5000):
+        val_idx = set(rng.choice(p['n_seen'], size=p['n_val'], replace=False).tolist())
+        if _values_covered([c for i, c in enumerate(seen) if i not in val_idx], sizes, 1):
+            break
+    else:
+        raise failure
 
     entries = ([(c, 'unseen', None) for c in unseen]
                + [(c, 'seen', 'val' if i in val_idx else 'train') for i, c in enumerate(seen)])
@@ -512,12 +669,30 @@ def _paint(canvas: Image.Image, mask: Image.Image, rgb: np.ndarray) -> None:
         canvas.paste(tuple(int(round(c)) for c in np.clip(rgb, 0, 255)), box, mask.crop(box))
 
 
+def _body_outline(shape: str, size: int, center: np.ndarray, radius: float, rot: np.ndarray,
+                  width: int) -> Optional[Image.Image]:
+    """'L' mask of lines ``2 * width + 1`` pixels wide along the body's polygon edges; clipped to
+    the body by :func:`_paint_patterned` it becomes an inside outline ``width`` pixels wide."""
+    if width < 1:
+        return None
+    img = Image.new('L', (size, size), 0)
+    draw = ImageDraw.Draw(img)
+    for pts, _ in _shape_polys(shape):
+        q = center + radius * (pts @ rot.T)
+        draw.line([(float(x), float(y)) for x, y in np.concatenate([q, q[:1]])], fill=255,
+                  width=2 * width + 1, joint='curve')
+    return img
+
+
 def _paint_patterned(canvas: Image.Image, region: Image.Image, rgb: np.ndarray,
-                     pattern: Optional[Image.Image], dark: np.ndarray) -> None:
-    """Fill ``region`` with ``rgb`` and draw the ``pattern`` marks inside it in ``dark``."""
+                     pattern: Optional[Image.Image], dark: np.ndarray,
+                     outline: Optional[Image.Image] = None) -> None:
+    """Fill ``region`` with ``rgb``; draw the ``pattern`` marks and the ``outline`` lines, both
+    clipped to the region, in ``dark``."""
     _paint(canvas, region, rgb)
-    if pattern is not None:
-        _paint(canvas, ImageChops.darker(region, pattern), dark)
+    for marks in (pattern, outline):
+        if marks is not None:
+            _paint(canvas, ImageChops.darker(region, marks), dark)
 
 
 def _paint_disc(canvas: Image.Image, center: np.ndarray, r: float, rgb: np.ndarray,
@@ -566,6 +741,7 @@ def _draw_clutter(canvas: Image.Image, p: Dict[str, Any], rng: np.random.Generat
     head-like disc) and lone head-like discs. All are independent of the image's class.
     """
     size = canvas.size[0]
+    outline = int(round(p['outline_px'] * size / p['image_size']))
     colors = sorted(set(p['body_colors']) | set(p['head_colors']))
     shapes, patterns = p['shapes'], p['patterns']
     for _ in range(int(rng.integers(p['clutter_textures'][0], p['clutter_textures'][1] + 1))):
@@ -592,7 +768,8 @@ def _draw_clutter(canvas: Image.Image, p: Dict[str, Any], rng: np.random.Generat
         rot = _rot(rng.uniform(-180, 180))
         pat = _pattern_mask(patterns[rng.integers(len(patterns))], size, c, r, rot,
                             rng.random(2))
-        _paint_patterned(canvas, _body_mask(shape, size, c, r, rot), rgb, pat, _dark_rgb(rng))
+        _paint_patterned(canvas, _body_mask(shape, size, c, r, rot), rgb, pat, _dark_rgb(rng),
+                         _body_outline(shape, size, c, r, rot, outline))
         if kind > 0.75:  # with a head of another random colour
             _paint_disc(canvas, _head_center(shape, c, r, p['head_scale'], rot),
                         p['head_scale'] * r, _jitter_rgb(colors[rng.integers(len(colors))], p,
@@ -642,7 +819,9 @@ def render_sample(attributes: Dict[str, str], params: Dict[str, Any],
 
     body = _body_mask(shape, size, center, radius, rot)
     _paint_patterned(canvas, body, body_rgb,
-                     _pattern_mask(attributes['pattern'], size, center, radius, rot, phase), dark)
+                     _pattern_mask(attributes['pattern'], size, center, radius, rot, phase), dark,
+                     _body_outline(shape, size, center, radius, rot,
+                                   int(round(p['outline_px'] * ss))))
     head = _paint_disc(canvas, _head_center(shape, center, radius, p['head_scale'], rot),
                        p['head_scale'] * radius, head_rgb, dark)
     alpha = ImageChops.lighter(body, head)
@@ -798,13 +977,24 @@ def _is_complete(out_dir: Path, meta: Dict[str, Any]) -> bool:
     return True
 
 
-def _replace_dir(tmp: Path, out_dir: Path, params: Dict[str, Any]) -> None:
-    """Move the freshly written ``tmp`` to ``out_dir``, removing an older synthetic dataset."""
+def _replace_dir(tmp: Path, out_dir: Path, params: Dict[str, Any], keep_identical: bool) -> None:
+    """Move the freshly written ``tmp`` to ``out_dir``, removing an older synthetic dataset.
+
+    With ``keep_identical``, a complete dataset with the same parameters already at ``out_dir``
+    (e.g. written meanwhile by another process) is kept and ``tmp`` discarded.
+    """
     if out_dir.exists():
         if not out_dir.is_dir():
             raise FileExistsError(f'{out_dir} exists and is not a directory; expected a '
                                   'directory for the synthetic dataset')
-        if load_synthetic_meta(out_dir) is None and any(out_dir.iterdir()):
+        meta = load_synthetic_meta(out_dir)
+        if (keep_identical and meta is not None and meta.get('params') == params
+                and _is_complete(out_dir, meta)):
+            # The same dataset (e.g. written meanwhile by another process): keep it, so that
+            # nobody reading it sees it disappear. The files are identical anyway.
+            shutil.rmtree(tmp, ignore_errors=True)
+            return
+        if meta is None and any(out_dir.iterdir()):
             raise FileExistsError(
                 f'{out_dir} is not empty and holds no {META_FILE}: it does not look like a '
                 'synthetic dataset written by svip_mm, so it is not overwritten; choose an '
@@ -843,13 +1033,17 @@ def generate_synthetic_zsl(out_dir, preset: str = 'default', seed: int = 0,
         ``out_dir`` as a :class:`pathlib.Path`.
     """
     params = resolve_params(preset, seed, image_size, clutter, **overrides)
+    return _generate(Path(out_dir), params, workers, keep_identical=False)
+
+
+def _generate(out_dir: Path, params: Dict[str, Any], workers: int, keep_identical: bool) -> Path:
     workers = _check_number('workers', workers, 1, 256, integer=True)
-    out_dir = Path(out_dir).expanduser().absolute()
+    out_dir = out_dir.expanduser().absolute()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f'.{out_dir.name}.tmp-', dir=out_dir.parent))
     try:
         _write_dataset(tmp, params, workers)
-        _replace_dir(tmp, out_dir, params)
+        _replace_dir(tmp, out_dir, params, keep_identical)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -881,15 +1075,14 @@ def ensure_synthetic_zsl(out_dir, preset: str = 'default', seed: int = 0, image_
         if on_mismatch == 'raise':
             old = meta.get('params', {})
             diff = sorted(k for k in set(old) | set(params) if old.get(k) != params.get(k))
-            what = (f'different parameters {diff}' if diff
-                    else 'missing files (incomplete dataset)')
+            what = (f'different parameters {diff}; expected '
+                    f'{ {k: params.get(k) for k in diff} }' if diff else
+                    'missing files (an incomplete dataset); expected all images and masks')
             raise FileExistsError(
-                f'{out} holds a synthetic dataset with {what}; expected '
-                f'{ {k: params.get(k) for k in diff} }. Delete it, use another directory, or '
-                "pass on_mismatch='regenerate'")
+                f'{out} holds a synthetic dataset with {what}. Delete it, use another '
+                "directory, or pass on_mismatch='regenerate'")
     elif out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise FileExistsError(
             f'{out} exists, is not empty and holds no {META_FILE}; expected an empty or new '
             'directory (or one written by the synthetic generator)')
-    return generate_synthetic_zsl(out, preset=preset, seed=seed, image_size=image_size,
-                                  clutter=clutter, workers=workers, **overrides)
+    return _generate(out, params, workers, keep_identical=True)
