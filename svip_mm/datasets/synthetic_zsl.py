@@ -91,7 +91,7 @@ __all__ = [
 ]
 
 #: Bumped whenever the rendering or the file layout changes, so cached datasets regenerate.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 #: The parameter/marker file; its presence marks a directory as a complete synthetic dataset.
 META_FILE = 'synthetic_zsl.json'
 CLASS_TABLE_FILE = 'class_attributes.json'
@@ -1058,8 +1058,10 @@ def ensure_synthetic_zsl(out_dir, preset: str = 'default', seed: int = 0, image_
 
     Nothing is written when ``out_dir`` already holds a complete dataset generated with exactly
     these parameters (and this :data:`FORMAT_VERSION`). If it holds an incomplete one, or one with
-    other parameters, ``on_mismatch='regenerate'`` (default) replaces it with a clean copy and
-    ``'raise'`` raises :class:`FileExistsError` naming the differing parameters. A non-empty
+    other parameters, ``on_mismatch='regenerate'`` (default) replaces the whole directory with a
+    clean copy (files that other tools derived from the old data and kept there, such as
+    attribute word vectors, go too, so nothing stale survives) and ``'raise'`` raises
+    :class:`FileExistsError` naming the differing parameters. A non-empty
     directory that is not a synthetic dataset is never touched (:class:`FileExistsError`).
 
     Takes the same arguments as :func:`generate_synthetic_zsl`.
