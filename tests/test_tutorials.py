@@ -114,6 +114,8 @@ def test_notebook_is_stored_without_outputs_and_with_parameters(name):
     code = [c for c in nb.cells if c.cell_type == 'code']
     with_output = [i for i, c in enumerate(code) if c.outputs or c.execution_count is not None]
     assert not with_output, f'{name}: code cells {with_output} carry outputs or counts'
+    traces = [i for i, c in enumerate(nb.cells) if set(c.metadata) - {'tags'}]
+    assert not traces, f'{name}: cells {traces} carry metadata from a run (only tags belong)'
     assert 'parameters' in code[0].metadata.get('tags', []), \
         f'{name}: the first code cell must be tagged "parameters"'
     assert nb.metadata.kernelspec.name == 'python3'
