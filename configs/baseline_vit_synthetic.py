@@ -17,7 +17,7 @@ model = dict(
         out_type='featmap'),
     head=dict(
         type='SemanticAttributeHead',
-        num_attributes=15,
+        num_attributes=12,
         in_channels=192,
         num_classes=40,
         unit_size=2,
@@ -25,3 +25,6 @@ model = dict(
         similarity='dot',
         scale=5.0,
         decorrelation=dict(type='AttributeDecorrelationLoss', loss_weight=0.09)))
+
+# no selector, hence no patch-selection figures: ZSL / GZSL only
+test_evaluator = [dict(type='GZSLMetric')]

@@ -5,7 +5,7 @@ _base_ = ['_base_/datasets/zsl_synthetic.py', '_base_/default_runtime.py']
 
 data_root = 'data/synthetic_zsl'
 word_vectors = data_root + '/attribute_glove50.npy'
-num_classes, num_attributes, embed_dims = 40, 15, 192
+num_classes, num_attributes, embed_dims = 40, 12, 192
 
 data_preparation = [
     dict(type='synthetic_zsl'),  # the training set's data, generated if absent

@@ -49,7 +49,7 @@ def test_default_synthetic_config_builds(tmp_path):
     cfg = Config.fromfile(str(REPO / 'configs/svip_vit_synthetic.py'))
     assert cfg.train_dataloader.dataset.type == 'ZSLSynthetic'
     assert [s['type'] for s in cfg.data_preparation] == ['synthetic_zsl', 'attribute_embeddings']
-    np.save(tmp_path / 'w.npy', np.zeros((15, 50), dtype=np.float32))
+    np.save(tmp_path / 'w.npy', np.zeros((cfg.model.neck.num_attributes, 50), dtype=np.float32))
     cfg.model.neck.word_vectors = str(tmp_path / 'w.npy')
     init_default_scope('mmpretrain')
     model = MODELS.build(cfg.model)

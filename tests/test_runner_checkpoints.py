@@ -51,7 +51,7 @@ def test_checkpoint_loads_with_the_safe_unpickler(trained):
     base, _ = trained
     ckpt = torch.load(base / 'work/epoch_2.pth', map_location='cpu', weights_only=True)
     assert ckpt['meta']['epoch'] == 2 and 'message_hub' in ckpt and 'optimizer' in ckpt
-    assert ckpt['meta']['dataset_meta']['class_attributes'].shape == (40, 15)
+    assert ckpt['meta']['dataset_meta']['class_attributes'].shape == (40, 12)
     assert ckpt['state_dict']['head.seen_mask'].sum() == 30
 
 

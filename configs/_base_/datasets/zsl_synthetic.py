@@ -1,5 +1,5 @@
 # The generated synthetic ZSL dataset (svip_mm.datasets.synthetic_zsl): 40 classes (30 seen /
-# 10 unseen), 15 attributes in 4 groups, 64 px images with background clutter, written in the
+# 10 unseen), 12 attributes in 4 groups, 64 px images with background clutter, written in the
 # xlsa17 format on first use. An experiment using another variant overrides the dataloaders'
 # dataset fields (data_root, preset, seed, clutter).
 dataset_type = 'ZSLSynthetic'
