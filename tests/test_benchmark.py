@@ -94,6 +94,19 @@ def test_saved_activation_bytes_sees_the_explicit_attention_maps():
     assert ref['saved_activation_bytes'] - fast['saved_activation_bytes'] >= 0.5 * probs
 
 
+def test_a_real_dataset_config_builds_without_its_files():
+    """The CUB config names a pretrained checkpoint and a word-vector file that are absent."""
+    args = benchmark.parse_args([osp.join(ROOT, 'configs', 'svip_vit_cub.py'), '--device', 'cpu',
+                                 '--word-vector-dim', '20'])
+    notes = []
+    cfg = benchmark.load_config(args.config, {'model.neck.word_vectors': '/nonexistent/w.npy'})
+    model = benchmark.build_base_model(cfg, args, notes)
+    assert any('Pretrained init_cfg of model.backbone' in note for note in notes), notes
+    assert tuple(model.neck.word_vectors.shape) == (312, 20)
+    assert int(model.head.seen_mask.sum()) == 150 and model.backbone.img_size == 224
+    assert int(model.head.attribute_group_ids.max()) == 27
+
+
 @pytest.mark.parametrize('argv, message', [
     (['--iters', '0'], '--iters must be >= 1'),
     (['--warmup', '0'], '--warmup must be >= 1'),

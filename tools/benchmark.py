@@ -220,7 +220,7 @@ def load_config(path: str, cfg_options: Optional[dict]) -> Config:
         cfg.merge_from_dict(cfg_options)
     if 'model' not in cfg:
         raise ValueError(f'{path} has no `model`')
-    if cfg.model.get('type') != 'SVIPClassifier':
+    if str(cfg.model.get('type')).split('.')[-1] != 'SVIPClassifier':
         raise ValueError(f"tools/benchmark.py measures SVIPClassifier models; {path} builds "
                          f"{cfg.model.get('type')!r}")
     if 'optim_wrapper' not in cfg:
