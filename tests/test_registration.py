@@ -12,7 +12,7 @@ EXPECTED = {
     METRICS: ['GZSLMetric', 'PatchSelectionMetric'],
     TRANSFORMS: ['LoadForegroundMask'],
     HOOKS: ['ZSLClassTableHook', 'TwoPhaseScheduleHook', 'NonFiniteLossHook', 'EpochSeedHook',
-            'SVIPVisualizationHook'],
+            'SVIPVisualizationHook', 'CompileBackboneHook', 'SDPABackendHook'],
     OPTIM_WRAPPER_CONSTRUCTORS: ['SVIPOptimWrapperConstructor'],
     OPTIM_WRAPPERS: ['AutocastOptimWrapper'],
 }

@@ -7,12 +7,15 @@ from .class_table_hook import ZSLClassTableHook  # noqa: E402
 from .data_preparation import prepare_data  # noqa: E402
 from .distributed import init_distributed  # noqa: E402
 from .epoch_seed_hook import EpochSeedHook  # noqa: E402
+from .fast_path import (CompileBackboneHook, SDPABackendHook, compile_backbone,  # noqa: E402
+                        optimizer_impl_cfg)
 from .non_finite_loss_hook import NonFiniteLossHook  # noqa: E402
 from .optim_constructor import SVIPOptimWrapperConstructor  # noqa: E402
 from .two_phase_schedule import TwoPhaseScheduleHook  # noqa: E402
 
 __all__ = [
-    'AutocastOptimWrapper', 'EpochSeedHook', 'NonFiniteLossHook', 'SVIPOptimWrapperConstructor',
+    'AutocastOptimWrapper', 'CompileBackboneHook', 'EpochSeedHook', 'NonFiniteLossHook',
+    'SDPABackendHook', 'compile_backbone', 'optimizer_impl_cfg', 'SVIPOptimWrapperConstructor',
     'TwoPhaseScheduleHook', 'ZSLClassTableHook', 'allow_mmengine_checkpoints', 'init_distributed',
     'load_weights_file', 'prepare_data'
 ]

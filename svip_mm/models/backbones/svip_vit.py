@@ -40,7 +40,8 @@ def head_mean_attention(qkv: torch.Tensor, attn: nn.Module) -> torch.Tensor:
     Returns:
         [B, N, N] head-averaged attention probabilities (rows sum to 1).
     """
-    with torch.no_grad():
+    # autocast off: the "fp32" recompute would otherwise multiply in bf16 under --amp
+    with torch.no_grad(), torch.autocast(qkv.device.type, enabled=False):
         b, n, _ = qkv.shape
         q, k, _ = qkv.detach().reshape(b, n, 3, attn.num_heads, -1).permute(2, 0, 3, 1, 4)
         q, k = attn.q_norm(q).float(), attn.k_norm(k).float()
