@@ -164,3 +164,14 @@ def test_explicit_reference_path_matches_the_fused_path():
         assert torch.allclose(a, b, atol=1e-6)
     with pytest.raises(ValueError, match="attention must be 'fused' or 'explicit'"):
         SVIPVisionTransformer('tiny-cpu', attention='flash')
+
+
+def test_attention_maps_stay_fp32_under_autocast():
+    from svip_mm.models.backbones import head_mean_attention
+    torch.manual_seed(5)
+    model = SVIPVisionTransformer('tiny-cpu').eval()
+    qkv = torch.randn(2, 65, 3 * 192)
+    plain = head_mean_attention(qkv, model.blocks[0].attn)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        autocast = head_mean_attention(qkv, model.blocks[0].attn)
+    assert autocast.dtype == torch.float32 and torch.allclose(autocast, plain, atol=1e-6)
