@@ -17,7 +17,9 @@ from svip_mm.apis import SVIPInferencer, load_class_table
 from svip_mm.engine import prepare_data
 
 REPO = Path(__file__).resolve().parents[1]
-K, C = 15, 40
+# the synthetic default's attribute and class counts, as the default config declares them
+_DEFAULT = Config.fromfile(str(REPO / 'configs/svip_vit_synthetic.py')).model.head
+K, C = _DEFAULT.num_attributes, _DEFAULT.num_classes
 
 
 def load_tool(name):
@@ -193,9 +195,9 @@ def test_bad_inputs(trained, tmp_path):
         inf(np.zeros((64, 64, 4), np.uint8))
     with pytest.raises(ValueError, match=f'topk=41 is outside 1..{C}'):
         inf(path, topk=C + 1)
-    with pytest.raises(ValueError, match=f'top_attributes=16 is outside 1..{K}'):
+    with pytest.raises(ValueError, match=f'top_attributes={K + 1} is outside 1..{K}'):
         inf(path, top_attributes=K + 1)
-    with pytest.raises(ValueError, match=rf'shape \(2, 14\); expected \[num_classes, {K}\]'):
+    with pytest.raises(ValueError, match=rf'shape \(2, {K - 1}\); expected \[num_classes, {K}\]'):
         inf.set_classes(['a', 'b'], np.ones((2, K - 1)))
     with pytest.raises(ValueError, match='3 class names for 2 attribute rows'):
         inf.set_classes(['a', 'b', 'c'], np.ones((2, K)))
