@@ -1,5 +1,4 @@
 """GZSLMetric: zero-shot and generalised zero-shot accuracy as an MMEngine metric."""
-from collections.abc import Mapping
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -7,22 +6,13 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 from mmpretrain.registry import METRICS
 
+from .sample_fields import sample_field
 from .zsl_accuracy import BLOCKS, as_numpy, check_class_split, evaluate_zsl
 
 
 def _field(sample: Any, key: str) -> Any:
-    """Read ``key`` from a data sample given as a dict (what MMEngine's Evaluator passes) or as
-    a ``BaseDataElement``; a clear error when it is missing."""
-    if isinstance(sample, Mapping):
-        if key in sample:
-            return sample[key]
-        keys = sorted(sample.keys())
-    else:
-        if key in sample:
-            return sample.get(key)
-        keys = sorted(sample.keys()) if hasattr(sample, 'keys') else []
-    raise KeyError(f"GZSLMetric: a data sample has no '{key}' field (it has {keys}); the model "
-                   f"must set it on every predicted sample")
+    return sample_field(sample, key, 'GZSLMetric',
+                        'the model must set it on every predicted sample')
 
 
 @METRICS.register_module()

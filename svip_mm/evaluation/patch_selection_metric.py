@@ -43,6 +43,7 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 from mmpretrain.registry import METRICS
 
+from .sample_fields import sample_field
 from .zsl_accuracy import as_numpy
 
 __all__ = [
@@ -274,17 +275,7 @@ def patch_selection_scores(fg_fraction, selector_prob, keep_mask,
 
 
 def _field(sample: Any, key: str, hint: str) -> Any:
-    """``sample[key]`` of a dict or data element, or a KeyError saying where it comes from."""
-    if isinstance(sample, Mapping):
-        if key in sample:
-            return sample[key]
-        keys = sorted(sample.keys())
-    else:
-        if key in sample:
-            return sample.get(key)
-        keys = sorted(sample.keys()) if hasattr(sample, 'keys') else []
-    raise KeyError(f"PatchSelectionMetric: a data sample has no '{key}' field (it has {keys}); "
-                   f'{hint}')
+    return sample_field(sample, key, 'PatchSelectionMetric', hint)
 
 
 def _vector(sample: Any, key: str, hint: str) -> np.ndarray:
