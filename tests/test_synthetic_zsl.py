@@ -325,7 +325,7 @@ def test_cli(tmp_path, capsys):
 # ZSLSynthetic: generated on first use, read through the generic xlsa17 dataset
 # ----------------------------------------------------------------------------------------------
 def test_zsl_synthetic_dataset(tmp_path):
-    synthetic_dataset = pytest.importorskip('svip_mm.datasets.synthetic_dataset')
+    from svip_mm.datasets import synthetic_dataset
     from mmengine.dataset import pseudo_collate
     from mmpretrain.registry import DATASETS
 

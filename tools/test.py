@@ -42,6 +42,7 @@ from mmengine.runner import Runner  # noqa: E402
 
 import svip_mm  # noqa: E402,F401
 from svip_mm.engine import init_distributed, prepare_data  # noqa: E402
+from svip_mm.engine.tool_config import load_tool_config  # noqa: E402
 from svip_mm.evaluation import GZSLMetric  # noqa: E402
 
 OUT_KINDS = {'.json': 'metrics', '.pkl': 'predictions', '.pickle': 'predictions'}
@@ -96,14 +97,7 @@ def visualization_hook_name() -> Optional[str]:
 
 
 def build_cfg(args) -> Config:
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    cfg.launcher = args.launcher
-    if args.work_dir:
-        cfg.work_dir = args.work_dir
-    elif not cfg.get('work_dir'):
-        cfg.work_dir = osp.join('work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = load_tool_config(args.config, args.cfg_options, args.launcher, args.work_dir)
     cfg.load_from = args.checkpoint
     cfg.resume = False
     missing = [k for k in ('test_dataloader', 'test_evaluator') if not cfg.get(k)]

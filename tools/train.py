@@ -21,6 +21,7 @@ from mmengine.runner import Runner  # noqa: E402
 
 import svip_mm  # noqa: E402,F401
 from svip_mm.engine import init_distributed, prepare_data  # noqa: E402
+from svip_mm.engine.tool_config import load_tool_config  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -60,14 +61,7 @@ def amp_optim_wrapper(cfg_wrapper: dict) -> dict:
 
 
 def build_cfg(args) -> Config:
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    cfg.launcher = args.launcher
-    if args.work_dir:
-        cfg.work_dir = args.work_dir
-    elif not cfg.get('work_dir'):
-        cfg.work_dir = osp.join('work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = load_tool_config(args.config, args.cfg_options, args.launcher, args.work_dir)
     if args.no_validate:
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     if args.amp:
