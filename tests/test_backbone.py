@@ -2,7 +2,6 @@
 import pytest
 import timm
 import torch
-import torch.nn.functional as F
 from safetensors.torch import save_file
 from timm.layers import resample_abs_pos_embed
 

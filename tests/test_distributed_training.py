@@ -3,9 +3,8 @@ import os
 import socket
 import subprocess
 import sys
-from pathlib import Path
 
-from test_runner_checkpoints import REPO, tiny_cfg
+from tiny_config import REPO, tiny_cfg
 
 from svip_mm.engine import prepare_data
 

@@ -15,6 +15,7 @@ from mmengine.runner import Runner
 import svip_mm  # noqa: F401
 from svip_mm.apis import SVIPInferencer, load_class_table
 from svip_mm.engine import prepare_data
+from tiny_config import tiny_cfg
 
 REPO = Path(__file__).resolve().parents[1]
 # the synthetic default's attribute and class counts, as the default config declares them
@@ -33,20 +34,7 @@ def load_tool(name):
 def trained(tmp_path_factory):
     torch.set_num_threads(1)
     base = tmp_path_factory.mktemp('infer')
-    cfg = Config.fromfile(str(REPO / 'configs/svip_vit_synthetic.py'))
-    data, words = base / 'data', str(base / 'data/glove50.npy')
-    for loader in ('train_dataloader', 'test_dataloader'):
-        cfg[loader].update(batch_size=32, num_workers=0, persistent_workers=False)
-        cfg[loader].dataset.update(data_root=str(data),
-                                   generator_overrides=dict(images_per_class=3))
-    cfg.data_preparation[1].update(names_file=str(data / 'attributes/attributes.txt'), out=words)
-    cfg.model.backbone.arch = dict(embed_dims=32, num_layers=2, num_heads=2, patch_size=8,
-                                   img_size=64)
-    cfg.model.neck.update(in_channels=32, word_vectors=words)
-    cfg.model.head.in_channels = 32
-    cfg.train_cfg.max_epochs = 1
-    cfg.work_dir = str(base / 'work')
-    cfg.randomness = dict(seed=0)
+    cfg = tiny_cfg(base / 'data', base / 'work', epochs=1, images_per_class=3)
     cfg.dump(str(base / 'tiny.py'))
     prepare_data(cfg)
     runner = Runner.from_cfg(copy.deepcopy(cfg))

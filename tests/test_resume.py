@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 import torch
-from test_runner_checkpoints import REPO, tiny_cfg
+from tiny_config import REPO, tiny_cfg
 
 from svip_mm.engine import prepare_data
 

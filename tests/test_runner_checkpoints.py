@@ -4,38 +4,14 @@ Checks that MMEngine's own checkpoints (message hub, numpy dataset metainfo, opt
 load under torch's default ``weights_only=True`` once svip_mm is imported.
 """
 import copy
-from pathlib import Path
 
 import pytest
 import torch
-from mmengine.config import Config
 from mmengine.runner import Runner
 
 import svip_mm  # noqa: F401
 from svip_mm.engine import prepare_data
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def tiny_cfg(data_root: Path, work_dir: Path, epochs: int) -> Config:
-    cfg = Config.fromfile(str(REPO / 'configs/svip_vit_synthetic.py'))
-    words = str(data_root / 'glove50.npy')
-    for loader in ('train_dataloader', 'test_dataloader'):
-        cfg[loader].update(batch_size=32, num_workers=0, persistent_workers=False)
-        cfg[loader].dataset.update(data_root=str(data_root),
-                                   generator_overrides=dict(images_per_class=5))
-    cfg.data_preparation[1].update(names_file=str(data_root / 'attributes/attributes.txt'),
-                                   out=words)
-    cfg.model.backbone.arch = dict(embed_dims=32, num_layers=2, num_heads=2, patch_size=8,
-                                   img_size=64)
-    cfg.model.neck.update(in_channels=32, word_vectors=words)
-    cfg.model.head.in_channels = 32
-    cfg.train_cfg.max_epochs = epochs
-    cfg.default_hooks.logger.interval = 1
-    cfg.work_dir = str(work_dir)
-    cfg.randomness = dict(seed=0)
-    return cfg
-
+from tiny_config import tiny_cfg
 
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory):

@@ -21,6 +21,7 @@ from mmengine.runner import Runner
 import svip_mm  # noqa: F401
 from svip_mm.engine import prepare_data
 from svip_mm.evaluation import OFFICIAL_GAMMAS, evaluate_zsl
+from tiny_config import tiny_cfg as shared_tiny_cfg
 
 REPO = Path(__file__).resolve().parents[1]
 GAMMA = 0.05
@@ -40,30 +41,9 @@ def tool_env():
 
 
 def tiny_cfg(base: Path) -> Config:
-    """The default job shrunk: 5 images per class, a 2-layer 32-d ViT, one epoch; the test
-    pipeline loads the masks and the evaluator adds the patch-selection metric."""
-    cfg = Config.fromfile(str(REPO / 'configs/svip_vit_synthetic.py'))
-    data, words = base / 'data', str(base / 'data/glove50.npy')
-    cfg.custom_imports = dict(imports=['svip_mm', 'svip_mm.datasets.transforms'],
-                              allow_failed_imports=False)
-    for loader in ('train_dataloader', 'test_dataloader'):
-        cfg[loader].update(batch_size=32, num_workers=0, persistent_workers=False)
-        cfg[loader].dataset.update(data_root=str(data),
-                                   generator_overrides=dict(images_per_class=5))
-    cfg.test_dataloader.dataset.pipeline = [
-        dict(type='LoadImageFromFile'), dict(type='LoadForegroundMask'),
-        dict(type='PackInputs', algorithm_keys=['is_unseen', 'gt_fg_mask'])]
-    cfg.test_evaluator = [dict(type='GZSLMetric'), dict(type='PatchSelectionMetric')]
-    cfg.data_preparation[1].update(names_file=str(data / 'attributes/attributes.txt'), out=words)
-    cfg.model.backbone.arch = dict(embed_dims=32, num_layers=2, num_heads=2, patch_size=8,
-                                   img_size=64)
-    cfg.model.neck.update(in_channels=32, word_vectors=words)
-    cfg.model.head.in_channels = 32
-    cfg.model.predict_attention = True
-    cfg.train_cfg.max_epochs = 1
-    cfg.work_dir = str(base / 'work')
-    cfg.randomness = dict(seed=0)
-    return cfg
+    """The default job shrunk (5 images per class, a 2-layer 32-d ViT, one epoch); its test
+    pipeline loads the masks and its evaluator includes the patch-selection metric."""
+    return shared_tiny_cfg(base / 'data', base / 'work', epochs=1)
 
 
 @pytest.fixture(scope='module')

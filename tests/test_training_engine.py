@@ -1,5 +1,4 @@
 """Training machinery on the real Runner: two-phase lr, NaN guard, --amp on the CPU."""
-import copy
 import sys
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import svip_mm  # noqa: F401
 from svip_mm.engine import TwoPhaseScheduleHook, prepare_data
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_runner_checkpoints import REPO, tiny_cfg  # noqa: E402
+from tiny_config import REPO, tiny_cfg  # noqa: E402
 
 sys.path.insert(0, str(REPO / 'tools'))
 import train as train_tool  # noqa: E402

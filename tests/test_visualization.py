@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import torch
 from matplotlib.patches import Rectangle
-from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import HOOKS, MODELS
 
@@ -23,6 +22,7 @@ from svip_mm.visualization import (SVIPVisualizationHook, analyse_image, attenti
                                    plot_attribute_localisation, plot_image_summary,
                                    plot_selection, selection_panel_labels)
 from svip_mm.visualization.grid import unit_at, unit_boxes
+from tiny_config import tiny_cfg
 
 REPO = Path(__file__).resolve().parents[1]
 K, C = 15, 40
@@ -253,18 +253,7 @@ def tiny_job(tmp_path_factory):
     of the right shape."""
     torch.set_num_threads(1)
     base = tmp_path_factory.mktemp('vis_hook')
-    cfg = Config.fromfile(str(REPO / 'configs/svip_vit_synthetic.py'))
-    data, words = base / 'data', str(base / 'data/glove50.npy')
-    for loader in ('train_dataloader', 'test_dataloader'):
-        cfg[loader].update(batch_size=4, num_workers=0, persistent_workers=False)
-        cfg[loader].dataset.update(data_root=str(data),
-                                   generator_overrides=dict(images_per_class=3))
-    cfg.data_preparation[1].update(names_file=str(data / 'attributes/attributes.txt'), out=words)
-    cfg.model.backbone.arch = dict(embed_dims=32, num_layers=2, num_heads=2, patch_size=8,
-                                   img_size=64)
-    cfg.model.neck.update(in_channels=32, word_vectors=words)
-    cfg.model.head.in_channels = 32
-    cfg.work_dir = str(base / 'work')
+    cfg = tiny_cfg(base / 'data', base / 'work', images_per_class=3, batch_size=4)
     prepare_data(cfg)
     from mmpretrain.registry import DATASETS
     ds = DATASETS.build(dict(cfg.test_dataloader.dataset, pipeline=[]))

@@ -34,7 +34,6 @@ from typing import Dict, List, Optional
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.dist import get_rank  # noqa: E402
 from mmengine.evaluator import BaseMetric  # noqa: E402

@@ -1,5 +1,4 @@
 """Hands the dataset's class table (attributes, seen classes, groups) to the model's head."""
-from typing import Optional
 
 import numpy as np
 from mmengine.hooks import Hook
