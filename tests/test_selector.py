@@ -86,6 +86,21 @@ def test_context_token_add_and_replace():
     assert torch.equal(units_rep[0, 0], units_in[0, 0])
 
 
+def test_drop_mode_zeroes_the_units_that_are_not_kept_and_has_no_context_token():
+    torch.manual_seed(0)
+    patches = torch.randn(1, 16, 4)
+    keep = torch.tensor([[True, False, True, False]])
+    neck = SemanticPatchSelector(in_channels=4, num_attributes=3, keep_k=2, context_mode='drop')
+    units_in = patches_to_units(patches, (4, 4), 2)
+    units_out = patches_to_units(neck.contextualise(patches, keep, (4, 4)), (4, 4), 2)
+    assert torch.equal(units_out[0, [1, 3]], torch.zeros(2, 16))
+    assert torch.equal(units_out[0, [0, 2]], units_in[0, [0, 2]])
+    # only the selector has parameters: nothing unused for DDP
+    assert {n.split('.')[0] for n, _ in neck.named_parameters()} == {'selector'}
+    with pytest.raises(RuntimeError, match='no context token'):
+        neck.context_token()
+
+
 def test_context_token_official_layout_is_the_c_by_4_flattening():
     neck = _selector(context_layout='official')
     raw = neck.p2t(neck.v2p(neck.word_vectors).t())  # [C, 4]
@@ -122,4 +137,4 @@ def test_bad_input_errors(tmp_path):
     with pytest.raises(ValueError, match='not divisible by unit_size=2'):
         _selector().selector_logits(torch.zeros(1, 9, 4), (3, 3))
     with pytest.raises(ValueError, match='context_mode'):
-        _selector(context_mode='drop')
+        _selector(context_mode='remove')

@@ -155,3 +155,51 @@ def test_predict_reports_selector_probabilities_and_attention_scores():
         dropped_min = sample.selector_prob[~sample.keep_mask].min()
         assert kept_max <= dropped_min
         assert torch.allclose(sample.attention_unit_scores, scores[i])
+
+
+def _masked_batch(b=2):
+    """Images with ground-truth masks: sample i's foreground is the top-left 16 x 16 pixels
+    (unit 0 of the 4 x 4 unit grid) plus, for i = 1, two pixel rows of unit 5."""
+    images, samples = _batch(b=b)
+    for i, sample in enumerate(samples):
+        mask = torch.zeros(64, 64, dtype=torch.bool)
+        mask[:16, :16] = True
+        if i == 1:
+            mask[16:18, 16:32] = True  # 32 of 256 pixels: fraction 0.125 >= 0.1
+        sample.set_field(mask, 'gt_fg_mask', field_type='data')
+    return images, samples
+
+
+def test_oracle_selection_keeps_the_foreground_units_in_training_and_prediction():
+    torch.manual_seed(0)
+    cfg = tiny_svip_cfg(keep_k=8)
+    cfg['selection'] = 'oracle'
+    model = MODELS.build(cfg)
+    images, samples = _masked_batch()
+    keep = model.oracle_keep(samples, (8, 8), torch.device('cpu'))
+    expected = torch.zeros(2, 16, dtype=torch.bool)
+    expected[:, 0] = True
+    expected[1, 5] = True
+    assert torch.equal(keep, expected)
+    data = model.data_preprocessor(dict(inputs=list(images), data_samples=samples), True)
+    losses = model(**data, mode='loss')
+    # the selector learns the oracle labels: 1 = "unrelated" = not kept
+    logits = model.neck.selector_logits(*model.backbone.embed(data['inputs']))
+    assert torch.allclose(losses['loss_selector'],
+                          model.neck.loss(logits, expected)['loss_selector'])
+    model.eval()
+    with torch.no_grad():
+        out = model(data['inputs'], data['data_samples'], mode='predict')
+    assert torch.equal(torch.stack([s.keep_mask for s in out]), expected)
+
+
+def test_oracle_selection_without_masks_is_a_clear_error():
+    cfg = tiny_svip_cfg()
+    cfg['selection'] = 'oracle'
+    model = MODELS.build(cfg)
+    images, samples = _batch(b=2)
+    with pytest.raises(ValueError, match="needs a ground-truth mask 'gt_fg_mask'.*"
+                                         'LoadForegroundMask'):
+        model(images, samples, mode='predict')
+    with pytest.raises(ValueError, match="selection must be one of"):
+        MODELS.build(dict(cfg, selection='gt'))

@@ -9,12 +9,13 @@ from .attribute_names import read_attribute_names
 from .check import CheckReport, check_xlsa17
 from .synthetic_dataset import ZSLSynthetic, default_synthetic_root
 from .synthetic_zsl import ensure_synthetic_zsl, generate_synthetic_zsl
-from .transforms import LoadForegroundMask
+from .transforms import LoadForegroundMask, MaskBackgroundUnits
 from .xlsa17 import (SPLITS, Xlsa17Annotations, Xlsa17FormatError, ZSLAWA2, ZSLCUB, ZSLSUN,
                      ZSLXlsa17Dataset, load_xlsa17, map_image_path)
 
 __all__ = [
-    'LoadForegroundMask', 'ZSLSynthetic', 'default_synthetic_root', 'ensure_synthetic_zsl', 'generate_synthetic_zsl',
+    'LoadForegroundMask', 'MaskBackgroundUnits', 'ZSLSynthetic', 'default_synthetic_root',
+    'ensure_synthetic_zsl', 'generate_synthetic_zsl',
     'ZSLXlsa17Dataset', 'ZSLCUB', 'ZSLAWA2', 'ZSLSUN', 'SPLITS', 'Xlsa17Annotations',
     'Xlsa17FormatError', 'load_xlsa17', 'map_image_path', 'CheckReport', 'check_xlsa17',
     'read_attribute_names', 'resolve_attribute_groups', 'groups_from_prefix', 'group_ids',

@@ -2,11 +2,14 @@
 from typing import Dict, List, Optional, Tuple
 
 import torch
+import torch.nn.functional as F
 from mmpretrain.models.classifiers import BaseClassifier
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from ..utils import patches_to_units, topk_mask
+from ..utils import check_unit_grid, patches_to_units, topk_mask
+
+SELECTIONS = ('learned', 'oracle')
 
 
 def reselect_by_prototype(units: torch.Tensor, k: int) -> torch.Tensor:
@@ -30,6 +33,14 @@ class SVIPClassifier(BaseClassifier):
             all layers) and put its per-unit aggregated attention on each sample as
             ``attention_unit_scores`` — the labels the selector is trained on, for measuring
             selection quality and for visualisation. Costs one more forward pass.
+        selection: ``'learned'`` (SVIP: keep sets from attention in training, from the
+            selector at inference) or ``'oracle'`` (the upper bound of the ablation: in
+            training and at inference the keep set is every unit whose ground-truth
+            foreground fraction is at least ``oracle_min_fraction``, read from the samples'
+            ``gt_fg_mask``; the selector is trained on these labels and the target pass pools
+            over the same set). Oracle runs need ``LoadForegroundMask`` in both pipelines.
+        oracle_min_fraction: see ``selection``; 0.1 = the background threshold of
+            :class:`~svip_mm.evaluation.PatchSelectionMetric`.
         data_preprocessor: defaults to mmpretrain's ``ClsDataPreprocessor``.
     """
 
@@ -39,6 +50,8 @@ class SVIPClassifier(BaseClassifier):
                  head: dict,
                  consistency: dict = dict(type='SVIPConsistencyLoss', mode='kl'),
                  predict_attention: bool = False,
+                 selection: str = 'learned',
+                 oracle_min_fraction: float = 0.1,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         data_preprocessor = dict(data_preprocessor or {})
@@ -49,6 +62,9 @@ class SVIPClassifier(BaseClassifier):
         self.head = MODELS.build(head)
         self.consistency = MODELS.build(consistency)
         self.predict_attention = predict_attention
+        if selection not in SELECTIONS:
+            raise ValueError(f'selection must be one of {SELECTIONS}, got {selection!r}')
+        self.selection, self.oracle_min_fraction = selection, float(oracle_min_fraction)
         if self.neck.unit_size != self.head.unit_size:
             raise ValueError(f'neck unit_size={self.neck.unit_size} differs from head '
                              f'unit_size={self.head.unit_size}')
@@ -57,7 +73,7 @@ class SVIPClassifier(BaseClassifier):
     def forward(self, inputs: torch.Tensor, data_samples: Optional[List[DataSample]] = None,
                 mode: str = 'tensor'):
         if mode == 'tensor':
-            return self.infer(inputs)[0]
+            return self.infer(inputs, data_samples=data_samples)[0]
         if mode == 'loss':
             return self.loss(inputs, data_samples)
         if mode == 'predict':
@@ -77,15 +93,20 @@ class SVIPClassifier(BaseClassifier):
         unrelated_logits = neck.selector_logits(patches, grid)
 
         # source pass: full image, attention of all layers -> keep set and selector labels
-        src_tokens, maps = self.backbone.encode(patches, grid, return_attn=True)
-        keep_src = neck.keep_from_attention(
-            neck.attention_unit_scores(maps, grid, self.backbone.num_heads))
+        if self.selection == 'oracle':
+            keep_src = self.oracle_keep(data_samples, grid, patches.device)
+            src_tokens, _ = self.backbone.encode(patches, grid)
+        else:
+            src_tokens, maps = self.backbone.encode(patches, grid, return_attn=True)
+            keep_src = neck.keep_from_attention(
+                neck.attention_unit_scores(maps, grid, self.backbone.num_heads))
         a_src = head.attribute_scores(self._units(src_tokens, grid), keep_src)
 
         # target pass: context token on the units the source pass did not keep
         tgt_tokens, _ = self.backbone.encode(neck.contextualise(patches, keep_src, grid), grid)
         tgt_units = self._units(tgt_tokens, grid)
-        a_tgt = head.attribute_scores(tgt_units, reselect_by_prototype(tgt_units, k))
+        keep_tgt = keep_src if self.selection == 'oracle' else reselect_by_prototype(tgt_units, k)
+        a_tgt = head.attribute_scores(tgt_units, keep_tgt)
 
         losses = neck.loss(unrelated_logits, keep_src)
         losses.update(head.attribute_losses(a_src, data_samples, '_src', decorrelate=False))
@@ -94,9 +115,13 @@ class SVIPClassifier(BaseClassifier):
                                                       head.similarity(a_tgt, 'seen'))
         return losses
 
-    def infer(self, inputs: torch.Tensor,
-              with_details: bool = False) -> Tuple[torch.Tensor, torch.Tensor]:
+    def infer(self, inputs: torch.Tensor, with_details: bool = False,
+              data_samples: Optional[List[DataSample]] = None
+              ) -> Tuple[torch.Tensor, torch.Tensor]:
         """One inference pass: selector keep set -> context token -> encode -> head.
+
+        ``data_samples`` are needed only with ``selection='oracle'`` (their masks give the
+        keep set).
 
         Returns:
             attribute scores [B, K] and the keep mask [B, U]; with ``with_details`` also a
@@ -104,7 +129,10 @@ class SVIPClassifier(BaseClassifier):
         """
         patches, grid = self.backbone.embed(inputs)
         logits = self.neck.selector_logits(patches, grid)
-        keep = self.neck.keep_from_selector(logits)
+        if self.selection == 'oracle':
+            keep = self.oracle_keep(data_samples, grid, patches.device)
+        else:
+            keep = self.neck.keep_from_selector(logits)
         tokens, _ = self.backbone.encode(self.neck.contextualise(patches, keep, grid), grid)
         pool_mask = keep if self.head.eval_units == 'kept' else None
         attributes = self.head.attribute_scores(self._units(tokens, grid), pool_mask)
@@ -122,12 +150,30 @@ class SVIPClassifier(BaseClassifier):
         """Class scores over all classes, attribute vector, keep mask, the selector's
         per-unit probability (``selector_prob``) and, with ``predict_attention``, the
         source pass's ``attention_unit_scores`` on each sample."""
-        attributes, keep, details = self.infer(inputs, with_details=True)
+        attributes, keep, details = self.infer(inputs, with_details=True,
+                                               data_samples=data_samples)
         samples = self.head.predictions(attributes, data_samples, keep)
         for i, sample in enumerate(samples):
             for key, value in details.items():
                 sample.set_field(value[i], key, field_type='data')
         return samples
+
+    def oracle_keep(self, data_samples: Optional[List[DataSample]], grid: Tuple[int, int],
+                    device: torch.device) -> torch.Tensor:
+        """[B, U] bool keep set from the samples' ground-truth masks (``gt_fg_mask`` [H, W]):
+        units with a foreground fraction of at least ``oracle_min_fraction``, and always the
+        unit with the most foreground."""
+        masks = [None if s is None else s.get('gt_fg_mask') for s in (data_samples or [None])]
+        if any(m is None for m in masks):
+            raise ValueError("selection='oracle' needs a ground-truth mask 'gt_fg_mask' on "
+                             "every sample: add dict(type='LoadForegroundMask') to the train "
+                             "and test pipelines and 'gt_fg_mask' to PackInputs.algorithm_keys")
+        masks = torch.stack([torch.as_tensor(m) for m in masks]).to(device, torch.float32)
+        units = check_unit_grid(grid, self.head.unit_size)
+        # block means: equal to PatchSelectionMetric's unit fractions when H, W divide evenly
+        fraction = F.adaptive_avg_pool2d(masks.unsqueeze(1), units).flatten(1)  # [B, U]
+        keep = fraction >= self.oracle_min_fraction
+        return keep | (fraction == fraction.amax(dim=1, keepdim=True))
 
     def _units(self, tokens: torch.Tensor, grid: Tuple[int, int]) -> torch.Tensor:
         """[B, 1 + h*w, C] tokens -> [B, U, u*u*C] units of the final patch tokens."""

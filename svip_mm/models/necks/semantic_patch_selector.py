@@ -54,12 +54,16 @@ class SemanticPatchSelector(BaseModule):
         aggregation: ``'rollout'`` (official, default), ``'paper'`` (Eq. 4) or ``'last'``.
         label_grouping: ``'block'`` (correct u x u grouping) or ``'official_raster'``, which
             reproduces the released code's scrambled per-unit averaging.
-        context_mode: ``'add'`` (unit + e, official and Eq. 9) or ``'replace'`` (unit = e).
+        context_mode: ``'add'`` (unit + e, official and Eq. 9), ``'replace'`` (unit = e) or
+            ``'drop'`` (ablation "without contextualisation": the unit's embedding is set to
+            zero, so its tokens carry only their position embedding; no context token, no
+            word vectors).
         context_layout: ``'unit'`` lays e out as [u*u, C] like a unit; ``'official'``
             flattens p2t's [C, u*u] output in (C, u*u) order as the released code does
             (needed to reproduce converted official checkpoints exactly).
         context_init: ``'word_vectors'`` or ``'random'`` (ablation: e is a free learned
-            [u*u*C] token with random initialisation; no v2p / p2t).
+            [u*u*C] token with random initialisation; no v2p / p2t). Ignored when
+            ``context_mode='drop'``.
         loss: config of the selector loss (:class:`SVIPSelectorLoss`).
     """
 
@@ -81,7 +85,7 @@ class SemanticPatchSelector(BaseModule):
         for name, value, allowed in [
                 ('aggregation', aggregation, ('rollout', 'paper', 'last')),
                 ('label_grouping', label_grouping, ('block', 'official_raster')),
-                ('context_mode', context_mode, ('add', 'replace')),
+                ('context_mode', context_mode, ('add', 'replace', 'drop')),
                 ('context_layout', context_layout, ('unit', 'official')),
                 ('context_init', context_init, ('word_vectors', 'random'))]:
             if value not in allowed:
@@ -98,7 +102,10 @@ class SemanticPatchSelector(BaseModule):
 
         self.selector = nn.Sequential(
             nn.Linear(unit_dim, hidden_channels), nn.ReLU(), nn.Linear(hidden_channels, 1))
-        if context_init == 'random':
+        if context_mode == 'drop':
+            # no context token at all: building unused modules would trouble DDP
+            self.context = self.v2p = self.p2t = None
+        elif context_init == 'random':
             # ablation: a free learned token, randomly initialised, instead of word vectors
             self.context = nn.Parameter(torch.randn(unit_dim) * 0.02)
             self.v2p = self.p2t = None
@@ -158,6 +165,8 @@ class SemanticPatchSelector(BaseModule):
     # ------------------------------------------------------------ context token
     def context_token(self) -> torch.Tensor:
         """e = p2t(v2p(w)^T): [K, d_w] -> [K, C] -> [C, K] -> [C, u*u] -> [u*u*C] unit vector."""
+        if self.context_mode == 'drop':
+            raise RuntimeError("context_mode='drop' has no context token")
         if self.context is not None:
             return self.context
         e = self.p2t(self.v2p(self.word_vectors).transpose(0, 1))  # [C, u*u]
@@ -177,6 +186,9 @@ class SemanticPatchSelector(BaseModule):
             [B, h*w, C] patch embeddings for the target / inference pass.
         """
         units = patches_to_units(patches, grid, self.unit_size)
+        if self.context_mode == 'drop':
+            return units_to_patches(units * keep.unsqueeze(-1).to(units.dtype), grid,
+                                    self.unit_size)
         e = self.context_token().to(units.dtype).view(1, 1, -1)
         drop = (~keep).unsqueeze(-1)
         if self.context_mode == 'add':
