@@ -6,7 +6,10 @@
 - :class:`PatchSelectionMetric` (registered): the selector's AUROC for background units and the
   precision of the kept set, against ground-truth foreground masks; its pure functions
   (:func:`patch_selection_scores`, :func:`binary_auroc`, ...) work on numpy arrays.
+- :class:`AttributeGroupMetric` (registered): per-attribute-group accuracy (argmax within each
+  group of alternatives) of the predicted attribute vector, on test-unseen and test-seen images.
 """
+from .attribute_group_metric import AttributeGroupMetric
 from .gzsl_metric import GZSLMetric
 from .patch_selection_metric import (PatchSelectionMetric, binary_auroc, kept_precision,
                                      patch_selection_scores, per_image_auroc, topk_keep,
@@ -21,5 +24,5 @@ __all__ = [
     'check_class_split', 'check_zsl_inputs', 'evaluate_zsl', 'gzsl_accuracy', 'gzsl_sweep',
     'harmonic_mean', 'per_class_accuracy', 'per_sample_accuracy', 'zsl_top1',
     'PatchSelectionMetric', 'binary_auroc', 'kept_precision', 'patch_selection_scores',
-    'per_image_auroc', 'topk_keep', 'unit_foreground_fraction'
+    'per_image_auroc', 'topk_keep', 'unit_foreground_fraction', 'AttributeGroupMetric'
 ]
