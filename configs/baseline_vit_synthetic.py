@@ -26,5 +26,5 @@ model = dict(
         scale=5.0,
         decorrelation=dict(type='AttributeDecorrelationLoss', loss_weight=0.09)))
 
-# no selector, hence no patch-selection figures: ZSL / GZSL only
-test_evaluator = [dict(type='GZSLMetric')]
+# no selector, hence no patch-selection figures
+test_evaluator = [dict(type='GZSLMetric'), dict(type='AttributeGroupMetric')]

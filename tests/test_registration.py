@@ -9,7 +9,7 @@ EXPECTED = {
              'SVIPClassifier', 'SVIPConsistencyLoss', 'AttributeDecorrelationLoss',
              'SVIPSelectorLoss'],
     DATASETS: ['ZSLXlsa17Dataset', 'ZSLCUB', 'ZSLAWA2', 'ZSLSUN', 'ZSLSynthetic'],
-    METRICS: ['GZSLMetric', 'PatchSelectionMetric'],
+    METRICS: ['GZSLMetric', 'PatchSelectionMetric', 'AttributeGroupMetric'],
     TRANSFORMS: ['LoadForegroundMask'],
     HOOKS: ['ZSLClassTableHook', 'TwoPhaseScheduleHook', 'NonFiniteLossHook', 'EpochSeedHook',
             'SVIPVisualizationHook', 'CompileBackboneHook', 'SDPABackendHook'],

@@ -44,4 +44,6 @@ test_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(type=dataset_type, data_root=data_root, split='test', test_mode=True,
                  pipeline=test_pipeline))
-test_evaluator = [dict(type='GZSLMetric'), dict(type='PatchSelectionMetric')]
+# class metrics, selection quality against the masks, attribute accuracy per group
+test_evaluator = [dict(type='GZSLMetric'), dict(type='PatchSelectionMetric'),
+                  dict(type='AttributeGroupMetric')]

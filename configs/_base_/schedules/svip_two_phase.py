@@ -9,4 +9,4 @@ optim_wrapper = dict(
 param_scheduler = []
 train_cfg = dict(by_epoch=True, max_epochs=30)
 test_cfg = dict()
-test_evaluator = dict(type='GZSLMetric')
+test_evaluator = [dict(type='GZSLMetric'), dict(type='AttributeGroupMetric')]

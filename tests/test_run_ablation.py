@@ -1,0 +1,98 @@
+"""tools/run_ablation.py: its experiments name real configs; statistics, report and reuse."""
+import importlib.util
+import json
+
+import numpy as np
+import pytest
+from mmengine.config import Config
+
+from tiny_config import REPO
+
+
+def _tool():
+    spec = importlib.util.spec_from_file_location('run_ablation', REPO / 'tools/run_ablation.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_experiment_config_loads_and_differs_from_the_others_in_its_experiment():
+    tool = _tool()
+    for experiment, entries in tool.EXPERIMENTS.items():
+        texts = set()
+        for _, _, path in entries:
+            cfg = Config.fromfile(str(REPO / path))
+            assert cfg.train_cfg.max_epochs == Config.fromfile(
+                str(REPO / entries[0][2])).train_cfg.max_epochs, path  # same schedule
+            texts.add(cfg.pretty_text)
+        assert len(texts) == len(entries), experiment
+        keys = {k for k, _, _ in entries}
+        for _, a, b, _, _ in tool.CRITERIA[experiment]:
+            assert {a, b} <= keys
+
+
+def test_summary_statistics_are_mean_sample_std_and_range():
+    s = _tool().summarise([50.0, 60.0, 70.0])
+    assert s == dict(mean=60.0, std=10.0, min=50.0, max=70.0, n=3)
+    assert _tool().summarise([5.0])['std'] == 0.0
+
+
+def _record(seed, h, t1=70.0, auroc=None, unseen_shape=None):
+    metrics = {'zsl/top1': t1, 'gzsl/U': h, 'gzsl/S': h, 'gzsl/H': h}
+    if auroc is not None:
+        metrics['selection/selector_auroc'] = auroc
+    if unseen_shape is not None:
+        metrics['attributes/shape_unseen'] = unseen_shape
+        metrics['attributes/mean_unseen'] = unseen_shape
+    return dict(seed=seed, wall_s=100.0 + seed, metrics=metrics)
+
+
+def test_report_table_criteria_and_figure(tmp_path):
+    tool = _tool()
+    args = tool.parse_args(['difficulty', '--seeds', '0', '1', '--report',
+                            str(tmp_path / 'difficulty.md')])
+    records = {'clean': [_record(0, 50.0), _record(1, 54.0)],
+               'baseline': [_record(0, 44.0, unseen_shape=40.0),
+                           _record(1, 46.0, unseen_shape=50.0)],
+               'oracle_mask': [_record(0, 52.0), _record(1, 54.0)]}
+    criteria = tool.write_report(args, records, args.report)
+    # clean 52 - clutter 45 = +7 (>= 5: met); oracle 53 - clutter 45 = +8 (< 10: not met)
+    assert criteria == ['- clutter costs >= 5 H (clean - clutter): +7.0 -> met',
+                        '- oracle masking wins >= 10 H back (oracle - clutter): +8.0 -> NOT met']
+    text = (tmp_path / 'difficulty.md').read_text()
+    assert '| ViT + head, clean background | 70.0 ± 0.0 (70.0–70.0) |' in text
+    assert '52.0 ± 2.8 (50.0–54.0)' in text  # H of the clean runs, std of 50 and 54
+    assert '| ViT + head, clutter | 45.0 ± 7.1 (40.0–50.0) | 45.0 ± 7.1 (40.0–50.0) |' in text
+    assert (tmp_path / 'difficulty.png').stat().st_size > 1000
+
+
+def test_a_finished_run_is_reused_and_a_different_one_is_never_overwritten(tmp_path):
+    tool = _tool()
+    cfg = 'configs/baseline_vit_synthetic.py'
+    work = tmp_path / 'run'
+    work.mkdir()
+    stored = dict(config=cfg, config_digest=tool.file_digest(str(REPO / cfg)), seed=0,
+                  extra=[], wall_s=1.0, metrics={'gzsl/H': 1.0})
+    (work / 'result.json').write_text(json.dumps(stored))
+    assert tool.run_one(cfg, 0, str(work), 1, []) == stored
+    stored['config_digest'] = 'something else'
+    (work / 'result.json').write_text(json.dumps(stored))
+    with pytest.raises(RuntimeError, match='another config or options.*nothing is overwritten'):
+        tool.run_one(cfg, 0, str(work), 1, [])
+
+
+def test_test_metrics_come_from_the_last_line_of_the_newest_json_log(tmp_path):
+    tool = _tool()
+    for stamp, h in [('20260101_000000', 1.0), ('20260102_000000', 2.0)]:
+        (tmp_path / stamp).mkdir()
+        lines = [{'loss': 3.0, 'epoch': 1}, {'gzsl/H': h, 'zsl/top1': 5.0}]
+        (tmp_path / stamp / f'{stamp}.json').write_text('\n'.join(map(json.dumps, lines)))
+    assert tool.read_test_metrics(str(tmp_path))['gzsl/H'] == 2.0
+    with pytest.raises(RuntimeError, match='no test metrics'):
+        tool.read_test_metrics(str(tmp_path / 'nothing'))
+
+
+def test_unknown_variant_is_refused():
+    with pytest.raises(SystemExit, match="unknown variants \\['svipp'\\]"):
+        _tool().main(['ablation', '--only', 'svipp'])
+    assert np.isclose(_tool().summarise([1.0, 3.0])['std'], np.sqrt(2))

@@ -1,0 +1,303 @@
+#!/usr/bin/env python
+"""Run a synthetic-data experiment (several configs x several seeds) and write its report.
+
+    python tools/run_ablation.py {ablation,difficulty} [--seeds 0 1 2] [--jobs 2] [--threads 1]
+        [--only KEY ...] [--work-dir work_dirs/synthetic_experiments] [--report docs/NAME.md]
+        [--cfg-options k=v ...]
+
+Experiments (each a list of configs that differ in one thing; the same data, schedule and
+epochs):
+
+* ``ablation`` (issue: SVIP's parts): SVIP, the ViT + attribute head baseline, SVIP without
+  contextualisation (drop instead of add), SVIP with a randomly initialised context token, and
+  SVIP with oracle selection from the ground-truth masks (the upper bound).
+* ``difficulty`` (issue: the synthetic data): the baseline on the clean-background data, on the
+  cluttered data, and on the cluttered data with oracle masking of the background units.
+
+Each run is ``tools/train.py CONFIG --cfg-options randomness.seed=SEED`` in its own process
+(``OMP_NUM_THREADS=--threads``), ``--jobs`` at a time; the test metrics are read from the run's
+MMEngine JSON log. A run whose ``result.json`` already exists for the same config file and seed
+is reused (and said so), so an interrupted experiment continues. The report is a Markdown file
+with mean, standard deviation and range over seeds of ZSL T1, GZSL U / S / H (gamma 0: no
+calibration), selector AUROC, per-group attribute accuracy on unseen images and wall time, the
+per-run rows, the experiment's criteria with the measured differences, and a figure (PNG next
+to the report).
+"""
+import argparse
+import datetime
+import glob
+import hashlib
+import json
+import os
+import os.path as osp
+import platform
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Dict, List, Optional
+
+import numpy as np
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+#: experiment -> [(key, label, config)]; a key is also the run's folder under --work-dir, so
+#: both experiments share the runs of the baseline
+EXPERIMENTS = {
+    'ablation': [
+        ('svip', 'SVIP', 'configs/svip_vit_synthetic.py'),
+        ('baseline', 'ViT + attribute head (no selection)', 'configs/baseline_vit_synthetic.py'),
+        ('drop', 'SVIP, drop instead of add', 'configs/ablation/svip_vit_synthetic_drop.py'),
+        ('random_init', 'SVIP, random context token',
+         'configs/ablation/svip_vit_synthetic_random_init.py'),
+        ('oracle', 'SVIP, oracle selection (upper bound)',
+         'configs/ablation/svip_vit_synthetic_oracle.py'),
+    ],
+    'difficulty': [
+        ('clean', 'ViT + head, clean background', 'configs/ablation/baseline_vit_synthetic_clean.py'),
+        ('baseline', 'ViT + head, clutter', 'configs/baseline_vit_synthetic.py'),
+        ('oracle_mask', 'ViT + head, clutter, oracle masking',
+         'configs/ablation/baseline_vit_synthetic_oracle_mask.py'),
+    ],
+}
+
+#: experiment -> [(description, key a, key b, metric, least a - b)]
+CRITERIA = {
+    'ablation': [('SVIP beats the baseline by >= 3 H', 'svip', 'baseline', 'gzsl/H', 3.0)],
+    'difficulty': [
+        ('clutter costs >= 5 H (clean - clutter)', 'clean', 'baseline', 'gzsl/H', 5.0),
+        ('oracle masking wins >= 10 H back (oracle - clutter)', 'oracle_mask', 'baseline',
+         'gzsl/H', 10.0),
+    ],
+}
+
+MAIN_METRICS = [('zsl/top1', 'T1'), ('gzsl/U', 'U'), ('gzsl/S', 'S'), ('gzsl/H', 'H'),
+                ('selection/selector_auroc', 'AUROC')]
+
+
+def file_digest(path: str) -> str:
+    """sha1 of a config and the files it inherits from (``_base_``), so edits invalidate runs."""
+    from mmengine.config import Config
+    digest = hashlib.sha1()
+    cfg = Config.fromfile(path)
+    digest.update(cfg.pretty_text.encode())
+    return digest.hexdigest()[:12]
+
+
+def read_test_metrics(work_dir: str) -> Dict[str, float]:
+    """The last line of the newest ``<timestamp>/<timestamp>.json`` log: the test metrics."""
+    logs = sorted(glob.glob(osp.join(work_dir, '*', '*.json')))
+    for log in reversed(logs):
+        with open(log) as f:
+            lines = [json.loads(line) for line in f if line.strip()]
+        if lines and 'gzsl/H' in lines[-1]:
+            return lines[-1]
+    raise RuntimeError(f'no test metrics in the JSON logs under {work_dir} (did the run fail? '
+                       f'see {osp.join(work_dir, "train.out")})')
+
+
+def run_one(cfg_path: str, seed: int, work_dir: str, threads: int, extra: List[str]) -> dict:
+    """Train + test one config with one seed (a subprocess); returns the stored record."""
+    os.makedirs(work_dir, exist_ok=True)
+    result_file = osp.join(work_dir, 'result.json')
+    digest = file_digest(osp.join(REPO, cfg_path))
+    if osp.isfile(result_file):
+        with open(result_file) as f:
+            record = json.load(f)
+        if record.get('config_digest') == digest and record.get('extra') == extra:
+            print(f'reusing {result_file} (same config and seed)', flush=True)
+            return record
+        raise RuntimeError(f'{result_file} was made with another config or options; move it '
+                           'away (nothing is overwritten) or use another --work-dir')
+    cmd = [sys.executable, osp.join(REPO, 'tools/train.py'), osp.join(REPO, cfg_path),
+           '--work-dir', work_dir, '--cfg-options', f'randomness.seed={seed}', *extra]
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    print(f'start  {cfg_path} seed {seed} -> {work_dir}', flush=True)
+    start = time.time()
+    with open(osp.join(work_dir, 'train.out'), 'w') as log:
+        code = subprocess.call(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    wall = time.time() - start
+    if code != 0:
+        raise RuntimeError(f'{cfg_path} seed {seed} failed with exit code {code}; see '
+                           f'{osp.join(work_dir, "train.out")}')
+    record = dict(config=cfg_path, config_digest=digest, seed=seed, extra=extra, wall_s=wall,
+                  threads=threads, metrics=read_test_metrics(work_dir))
+    with open(result_file, 'w') as f:
+        json.dump(record, f, indent=1)
+    print(f'done   {cfg_path} seed {seed}: H {record["metrics"]["gzsl/H"]:.1f} in {wall:.0f} s',
+          flush=True)
+    return record
+
+
+def summarise(values: List[float]) -> Dict[str, float]:
+    """Mean, standard deviation (ddof 1; 0 for one value), min and max."""
+    v = np.asarray(values, dtype=np.float64)
+    return dict(mean=float(v.mean()), std=float(v.std(ddof=1)) if v.size > 1 else 0.0,
+                min=float(v.min()), max=float(v.max()), n=int(v.size))
+
+
+def attribute_group_keys(records: Dict[str, List[dict]]) -> List[str]:
+    keys = set()
+    for runs in records.values():
+        for r in runs:
+            keys |= {k for k in r['metrics'] if k.startswith('attributes/')
+                     and k.endswith('_unseen')}
+    return sorted(keys, key=lambda k: (k == 'attributes/mean_unseen', k))
+
+
+def fmt(stat: Optional[Dict[str, float]], scale: float = 1.0, digits: int = 1) -> str:
+    if stat is None:
+        return '-'
+    return (f'{stat["mean"] * scale:.{digits}f} ± {stat["std"] * scale:.{digits}f} '
+            f'({stat["min"] * scale:.{digits}f}–{stat["max"] * scale:.{digits}f})')
+
+
+def stats_of(runs: List[dict], key: str) -> Optional[Dict[str, float]]:
+    values = [r['metrics'][key] for r in runs if key in r['metrics']]
+    return summarise(values) if values else None
+
+
+def write_figure(experiment: str, records: Dict[str, List[dict]], path: str) -> None:
+    """Bars of the mean T1 / U / S / H per variant with each seed as a dot."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    variants = [(k, label) for k, label, _ in EXPERIMENTS[experiment] if k in records]
+    metrics = MAIN_METRICS[:4]
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    width = 0.8 / len(variants)
+    for i, (key, label) in enumerate(variants):
+        xs = np.arange(len(metrics)) + (i - (len(variants) - 1) / 2) * width
+        values = [[r['metrics'][m] for r in records[key]] for m, _ in metrics]
+        ax.bar(xs, [np.mean(v) for v in values], width * 0.9, label=label)
+        for x, v in zip(xs, values):
+            ax.plot([x] * len(v), v, 'k.', markersize=3)
+    ax.set_xticks(np.arange(len(metrics)), [name for _, name in metrics])
+    ax.set_ylabel('accuracy (%)')
+    ax.set_ylim(0, 100)
+    ax.set_title(f'{experiment}: mean over seeds (dots: single seeds)')
+    ax.legend(fontsize=7, loc='upper left')
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_report(args, records: Dict[str, List[dict]], path: str) -> List[str]:
+    """The Markdown report; returns the criteria lines (also printed)."""
+    exp = args.experiment
+    entries = [(k, label, cfg) for k, label, cfg in EXPERIMENTS[exp] if k in records]
+    groups = attribute_group_keys(records)
+    lines = [f'<!-- written by tools/run_ablation.py {exp}; edit the text around the tables in '
+             'the README, not here -->',
+             f'# Synthetic-data experiment: {exp}', '',
+             f'Command: `python tools/run_ablation.py {" ".join(sys.argv[1:])}`  ',
+             f'Date {datetime.date.today()}, {platform.processor() or platform.machine()}, '
+             f'{os.cpu_count()} CPUs, {args.jobs} runs at a time with {args.threads} thread(s) '
+             f'each; seeds {args.seeds}; torch {_torch_version()}.', '',
+             'Mean ± standard deviation (min–max) over seeds. T1: ZSL top-1 on unseen classes; '
+             'U / S / H: GZSL at gamma 0 (no calibration); AUROC: the selector\'s for background '
+             'units; per-class mean accuracies in %.', '',
+             '| variant | ' + ' | '.join(name for _, name in MAIN_METRICS) + ' | wall (s) |',
+             '|---|' + '---|' * (len(MAIN_METRICS) + 1)]
+    for key, label, _ in entries:
+        runs = records[key]
+        cells = [fmt(stats_of(runs, m), digits=3 if m.startswith('selection') else 1)
+                 for m, _ in MAIN_METRICS]
+        lines.append(f'| {label} | ' + ' | '.join(cells) +
+                     f' | {summarise([r["wall_s"] for r in runs])["mean"]:.0f} |')
+    if groups:
+        names = [g[len('attributes/'):-len('_unseen')] for g in groups]
+        lines += ['', 'Attribute accuracy per group on unseen-class images (argmax within the '
+                  'group against the class\'s value; %):', '',
+                  '| variant | ' + ' | '.join(names) + ' |', '|---|' + '---|' * len(names)]
+        for key, label, _ in entries:
+            lines.append(f'| {label} | ' + ' | '.join(fmt(stats_of(records[key], g))
+                                                       for g in groups) + ' |')
+    criteria = []
+    for text, a, b, metric, least in CRITERIA[exp]:
+        if a not in records or b not in records:
+            continue
+        diff = stats_of(records[a], metric)['mean'] - stats_of(records[b], metric)['mean']
+        criteria.append(f'- {text}: {diff:+.1f} -> {"met" if diff >= least else "NOT met"}')
+    lines += ['', '## Criteria (difference of the means)', ''] + criteria
+    lines += ['', '## Runs', '', '| variant | config | seed | T1 | U | S | H | AUROC | wall (s) |',
+              '|---|---|---|---|---|---|---|---|---|']
+    for key, label, cfg in entries:
+        for r in sorted(records[key], key=lambda r: r['seed']):
+            m = r['metrics']
+            auroc = m.get('selection/selector_auroc')
+            lines.append(f'| {label} | `{cfg}` | {r["seed"]} | {m["zsl/top1"]:.1f} | '
+                         f'{m["gzsl/U"]:.1f} | {m["gzsl/S"]:.1f} | {m["gzsl/H"]:.1f} | '
+                         f'{"-" if auroc is None else f"{auroc:.3f}"} | {r["wall_s"]:.0f} |')
+    figure = osp.splitext(path)[0] + '.png'
+    write_figure(exp, records, figure)
+    lines += ['', f'![{exp}]({osp.basename(figure)})', '']
+    with open(path, 'w') as f:
+        f.write('\n'.join(lines))
+    return criteria
+
+
+def _torch_version() -> str:
+    import torch
+    return torch.__version__
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('experiment', choices=sorted(EXPERIMENTS))
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    parser.add_argument('--only', nargs='+', help='variant keys to run (default: all)')
+    parser.add_argument('--jobs', type=int, default=1, help='runs at a time')
+    parser.add_argument('--threads', type=int, default=None,
+                        help='threads per run (default: CPUs / jobs)')
+    parser.add_argument('--work-dir', default='work_dirs/synthetic_experiments',
+                        help='one folder per variant and seed (shared by the experiments)')
+    parser.add_argument('--report', default=None, help='default: docs/<experiment>.md')
+    parser.add_argument('--cfg-options', nargs='+', default=[],
+                        help='extra key=value options for every run (e.g. train_cfg.max_epochs=2)')
+    args = parser.parse_args(argv)
+    args.threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
+    args.report = args.report or osp.join('docs', f'{args.experiment}.md')
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    entries = EXPERIMENTS[args.experiment]
+    if args.only:
+        unknown = set(args.only) - {k for k, _, _ in entries}
+        if unknown:
+            raise SystemExit(f'--only: unknown variants {sorted(unknown)}; the {args.experiment} '
+                             f'experiment has {[k for k, _, _ in entries]}')
+        entries = [e for e in entries if e[0] in args.only]
+    # data first, once per config, so parallel runs never generate the same files
+    from mmengine.config import Config, DictAction
+    from svip_mm.engine import prepare_data
+    option_parser = argparse.ArgumentParser()
+    option_parser.add_argument('--o', nargs='+', action=DictAction, default={})
+    options = option_parser.parse_args(['--o', *args.cfg_options] if args.cfg_options else []).o
+    for _, _, cfg_path in entries:
+        cfg = Config.fromfile(osp.join(REPO, cfg_path))
+        cfg.merge_from_dict(options)
+        prepare_data(cfg)
+    jobs = [(key, cfg, seed) for key, _, cfg in entries for seed in args.seeds]
+    extra = list(args.cfg_options)
+
+    def work(job):
+        key, cfg, seed = job
+        return key, run_one(cfg, seed, osp.abspath(osp.join(args.work_dir, key, f'seed{seed}')),
+                            args.threads, extra)
+
+    records: Dict[str, List[dict]] = {}
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        for key, record in pool.map(work, jobs):
+            records.setdefault(key, []).append(record)
+    os.makedirs(osp.dirname(osp.abspath(args.report)), exist_ok=True)
+    for line in write_report(args, records, args.report):
+        print(line)
+    print(f'report: {args.report}')
+
+
+if __name__ == '__main__':
+    main()
