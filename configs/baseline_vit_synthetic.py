@@ -10,7 +10,8 @@ model = dict(
     type='ImageClassifier',
     backbone=dict(
         type='VisionTransformer',
-        arch=dict(embed_dims=192, num_layers=6, num_heads=3, feedforward_channels=768),
+        # the same size as the SVIP default's ViT (128-d, 4 layers, 2 heads, MLP 4x)
+        arch=dict(embed_dims=128, num_layers=4, num_heads=2, feedforward_channels=512),
         img_size=64,
         patch_size=8,
         drop_path_rate=0.1,
@@ -18,7 +19,7 @@ model = dict(
     head=dict(
         type='SemanticAttributeHead',
         num_attributes=12,
-        in_channels=192,
+        in_channels=128,
         num_classes=40,
         unit_size=2,
         pooling='mean',

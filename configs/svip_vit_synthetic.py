@@ -5,7 +5,10 @@ _base_ = ['_base_/datasets/zsl_synthetic.py', '_base_/default_runtime.py']
 
 data_root = 'data/synthetic_zsl'
 word_vectors = data_root + '/attribute_glove50.npy'
-num_classes, num_attributes, embed_dims = 40, 12, 192
+num_classes, num_attributes, embed_dims = 40, 12, 128
+# a ViT small enough for 2 CPU cores: 128-d, 4 layers, 2 heads, patch 8 at 64 px (8 x 8 patches)
+vit_arch = dict(embed_dims=embed_dims, num_layers=4, num_heads=2, mlp_ratio=4.0, patch_size=8,
+                img_size=64)
 
 data_preparation = [
     dict(type='synthetic_zsl'),  # the training set's data, generated if absent
@@ -15,7 +18,7 @@ data_preparation = [
 
 model = dict(
     type='SVIPClassifier',
-    backbone=dict(type='SVIPVisionTransformer', arch='tiny-cpu', drop_path_rate=0.1),
+    backbone=dict(type='SVIPVisionTransformer', arch=vit_arch, drop_path_rate=0.1),
     neck=dict(
         type='SemanticPatchSelector',
         in_channels=embed_dims,
@@ -25,7 +28,8 @@ model = dict(
         unit_size=2,
         aggregation='rollout',
         context_mode='add',
-        loss=dict(type='SVIPSelectorLoss', mode='bce', loss_weight=3.0)),
+        # pairwise ranking of dropped over kept units: the selector only has to order units
+        loss=dict(type='SVIPSelectorLoss', mode='ranking', loss_weight=3.0)),
     head=dict(
         type='SemanticAttributeHead',
         num_attributes=num_attributes,
@@ -40,7 +44,10 @@ model = dict(
     predict_attention=True)  # also report how well the attention labels find the object
 
 # trained from scratch: the "new modules first" phase is one short epoch
+# bf16 autocast (svip_mm's AutocastOptimWrapper also runs on the CPU): about 1.5-2x faster on
+# CPUs with AVX512-BF16 / AMX; on older CPUs use type='OptimWrapper' (fp32)
 optim_wrapper = dict(
+    type='AutocastOptimWrapper',
     constructor='SVIPOptimWrapperConstructor',
     optimizer=dict(type='AdamW', lr=5e-4, betas=(0.9, 0.999), weight_decay=0.05),
     clip_grad=dict(max_norm=1.0))
