@@ -81,6 +81,34 @@ def test_a_finished_run_is_reused_and_a_different_one_is_never_overwritten(tmp_p
         tool.run_one(cfg, 0, str(work), 1, [])
 
 
+def test_retest_evaluates_the_checkpoint_again_and_keeps_the_old_record(tmp_path, monkeypatch):
+    tool = _tool()
+    cfg = 'configs/baseline_vit_synthetic.py'
+    work = tmp_path / 'run'
+    work.mkdir()
+    (work / 'last_checkpoint').write_text(str(work / 'epoch_30.pth'))
+    old = dict(config=cfg, config_digest='0ld', seed=1, extra=[], wall_s=7.0,
+               metrics={'gzsl/H': 1.0})
+    (work / 'result.json').write_text(json.dumps(old))
+    calls = []
+
+    def fake_test(cmd, cwd, env, stdout, stderr):  # what tools/test.py leaves behind
+        calls.append(cmd)
+        out = cmd[cmd.index('--work-dir') + 1]
+        (tmp_path / out / 'stamp').mkdir(parents=True)
+        (tmp_path / out / 'stamp' / 'stamp.json').write_text(json.dumps({'gzsl/H': 2.0}))
+        return 0
+
+    monkeypatch.setattr(tool.subprocess, 'call', fake_test)
+    new = tool.run_one(cfg, 1, str(work), 1, [], allow_retest=True)
+    assert calls[0][1].endswith('tools/test.py') and calls[0][3] == str(work / 'epoch_30.pth')
+    assert new['metrics'] == {'gzsl/H': 2.0} and new['wall_s'] == 7.0
+    assert new['retested_from'] == '0ld'
+    assert new['config_digest'] == tool.file_digest(str(REPO / cfg))
+    assert json.loads((work / 'result.0ld.json').read_text()) == old
+    assert json.loads((work / 'result.json').read_text()) == new
+
+
 def test_test_metrics_come_from_the_last_line_of_the_newest_json_log(tmp_path):
     tool = _tool()
     for stamp, h in [('20260101_000000', 1.0), ('20260102_000000', 2.0)]:

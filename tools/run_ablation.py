@@ -97,8 +97,39 @@ def read_test_metrics(work_dir: str) -> Dict[str, float]:
                        f'see {osp.join(work_dir, "train.out")})')
 
 
-def run_one(cfg_path: str, seed: int, work_dir: str, threads: int, extra: List[str]) -> dict:
-    """Train + test one config with one seed (a subprocess); returns the stored record."""
+def retest(record: dict, cfg_path: str, digest: str, work_dir: str, threads: int) -> dict:
+    """Evaluate a finished run's last checkpoint with the config as it is now.
+
+    For a config change that only acts at test time (e.g. ``head.eval_units``): the training
+    is kept, the metrics are replaced, and the record says so (``retested_from``: the digest
+    of the config that trained it)."""
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        checkpoint = f.read().strip()
+    test_dir = osp.join(work_dir, f'retest_{digest}')
+    cmd = [sys.executable, osp.join(REPO, 'tools/test.py'), osp.join(REPO, cfg_path), checkpoint,
+           '--work-dir', test_dir, *(['--cfg-options', *record['extra']] if record['extra']
+                                     else [])]
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    print(f'retest {cfg_path} {checkpoint} (the config changed since it was trained)',
+          flush=True)
+    os.makedirs(test_dir, exist_ok=True)
+    with open(osp.join(test_dir, 'test.out'), 'w') as log:
+        code = subprocess.call(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    if code != 0:
+        raise RuntimeError(f'retest of {checkpoint} failed with exit code {code}; see '
+                           f'{osp.join(test_dir, "test.out")}')
+    return dict(record, config_digest=digest, metrics=read_test_metrics(test_dir),
+                retested_from=record.get('retested_from', record['config_digest']))
+
+
+def run_one(cfg_path: str, seed: int, work_dir: str, threads: int, extra: List[str],
+            allow_retest: bool = False) -> dict:
+    """Train + test one config with one seed (a subprocess); returns the stored record.
+
+    An existing record of the same config and options is reused. One made with another config
+    is an error, unless ``allow_retest``: then its checkpoint is evaluated again with the
+    current config (:func:`retest`) and the record is rewritten (the old one is kept as
+    ``result.<old digest>.json``)."""
     os.makedirs(work_dir, exist_ok=True)
     result_file = osp.join(work_dir, 'result.json')
     digest = file_digest(osp.join(REPO, cfg_path))
@@ -108,8 +139,15 @@ def run_one(cfg_path: str, seed: int, work_dir: str, threads: int, extra: List[s
         if record.get('config_digest') == digest and record.get('extra') == extra:
             print(f'reusing {result_file} (same config and seed)', flush=True)
             return record
-        raise RuntimeError(f'{result_file} was made with another config or options; move it '
-                           'away (nothing is overwritten) or use another --work-dir')
+        if not allow_retest or record.get('extra') != extra:
+            raise RuntimeError(f'{result_file} was made with another config or options; move it '
+                               'away (nothing is overwritten), use another --work-dir, or '
+                               '--retest the variant if the change acts at test time only')
+        new = retest(record, cfg_path, digest, work_dir, threads)
+        os.replace(result_file, osp.join(work_dir, f'result.{record["config_digest"]}.json'))
+        with open(result_file, 'w') as f:
+            json.dump(new, f, indent=1)
+        return new
     cmd = [sys.executable, osp.join(REPO, 'tools/train.py'), osp.join(REPO, cfg_path),
            '--work-dir', work_dir, '--cfg-options', f'randomness.seed={seed}', *extra]
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
@@ -227,9 +265,13 @@ def write_report(args, records: Dict[str, List[dict]], path: str) -> List[str]:
         for r in sorted(records[key], key=lambda r: r['seed']):
             m = r['metrics']
             auroc = m.get('selection/selector_auroc')
-            lines.append(f'| {label} | `{cfg}` | {r["seed"]} | {m["zsl/top1"]:.1f} | '
+            cfg_note = f'`{cfg}`' + (' (re-evaluated)' if 'retested_from' in r else '')
+            lines.append(f'| {label} | {cfg_note} | {r["seed"]} | {m["zsl/top1"]:.1f} | '
                          f'{m["gzsl/U"]:.1f} | {m["gzsl/S"]:.1f} | {m["gzsl/H"]:.1f} | '
                          f'{"-" if auroc is None else f"{auroc:.3f}"} | {r["wall_s"]:.0f} |')
+    if any('retested_from' in r for runs in records.values() for r in runs):
+        lines += ['', '(re-evaluated): trained with an earlier version of the config that differed '
+                  'at test time only, then evaluated with the current one (`--retest`).']
     figure = osp.splitext(path)[0] + '.png'
     write_figure(exp, records, figure)
     lines += ['', f'![{exp}]({osp.basename(figure)})', '']
@@ -254,6 +296,9 @@ def parse_args(argv=None):
     parser.add_argument('--work-dir', default='work_dirs/synthetic_experiments',
                         help='one folder per variant and seed (shared by the experiments)')
     parser.add_argument('--report', default=None, help='default: docs/<experiment>.md')
+    parser.add_argument('--retest', nargs='+', default=[], metavar='KEY',
+                        help='variants whose config changed at test time only: evaluate their '
+                        'finished checkpoints again instead of refusing')
     parser.add_argument('--cfg-options', nargs='+', default=[],
                         help='extra key=value options for every run (e.g. train_cfg.max_epochs=2)')
     args = parser.parse_args(argv)
@@ -287,7 +332,7 @@ def main(argv=None):
     def work(job):
         key, cfg, seed = job
         return key, run_one(cfg, seed, osp.abspath(osp.join(args.work_dir, key, f'seed{seed}')),
-                            args.threads, extra)
+                            args.threads, extra, allow_retest=key in args.retest)
 
     records: Dict[str, List[dict]] = {}
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
