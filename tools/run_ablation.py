@@ -203,7 +203,7 @@ def write_figure(experiment: str, records: Dict[str, List[dict]], path: str) -> 
     import matplotlib.pyplot as plt
     variants = [(k, label) for k, label, _ in EXPERIMENTS[experiment] if k in records]
     metrics = MAIN_METRICS[:4]
-    fig, ax = plt.subplots(figsize=(8, 3.6))
+    fig, ax = plt.subplots(figsize=(8, 4.4))
     width = 0.8 / len(variants)
     for i, (key, label) in enumerate(variants):
         xs = np.arange(len(metrics)) + (i - (len(variants) - 1) / 2) * width
@@ -215,7 +215,7 @@ def write_figure(experiment: str, records: Dict[str, List[dict]], path: str) -> 
     ax.set_ylabel('accuracy (%)')
     ax.set_ylim(0, 100)
     ax.set_title(f'{experiment}: mean over seeds (dots: single seeds)')
-    ax.legend(fontsize=7, loc='upper left')
+    ax.legend(fontsize=7, loc='upper center', bbox_to_anchor=(0.5, -0.08), ncol=3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -229,10 +229,12 @@ def write_report(args, records: Dict[str, List[dict]], path: str) -> List[str]:
     lines = [f'<!-- written by tools/run_ablation.py {exp}; edit the text around the tables in '
              'the README, not here -->',
              f'# Synthetic-data experiment: {exp}', '',
-             f'Command: `python tools/run_ablation.py {" ".join(sys.argv[1:])}`  ',
-             f'Date {datetime.date.today()}, {platform.processor() or platform.machine()}, '
-             f'{os.cpu_count()} CPUs, {args.jobs} runs at a time with {args.threads} thread(s) '
-             f'each; seeds {args.seeds}; torch {_torch_version()}.', '',
+             f'Report written by `python tools/run_ablation.py {" ".join(sys.argv[1:])}` on '
+             f'{datetime.date.today()} ({platform.processor() or platform.machine()}, '
+             f'{os.cpu_count()} CPUs, torch {_torch_version()}); seeds '
+             f'{sorted({r["seed"] for runs in records.values() for r in runs})}; each run '
+             f'trained with {_threads(records)} thread(s). Wall times are per run and depend on '
+             'what else ran on the machine at the time.', '',
              'Mean ± standard deviation (min–max) over seeds. T1: ZSL top-1 on unseen classes; '
              'U / S / H: GZSL at gamma 0 (no calibration); AUROC: the selector\'s for background '
              'units; per-class mean accuracies in %.', '',
@@ -278,6 +280,11 @@ def write_report(args, records: Dict[str, List[dict]], path: str) -> List[str]:
     with open(path, 'w') as f:
         f.write('\n'.join(lines))
     return criteria
+
+
+def _threads(records: Dict[str, List[dict]]) -> str:
+    return '/'.join(str(t) for t in sorted({r.get('threads', '?') for runs in records.values()
+                                             for r in runs}, key=str))
 
 
 def _torch_version() -> str:
