@@ -168,3 +168,22 @@ def test_the_decorrelation_cache_follows_the_group_ids():
     for new in ([1, 1, 1, 1, 1, 1], [-1] * 6, [5, -1, 0, -1, 5, 2]):
         assert torch.allclose(loss(attrs, torch.tensor(new)), official(new), atol=1e-6)
 
+
+def test_the_non_finite_loss_hook_synchronises_once():
+    from types import SimpleNamespace
+
+    from svip_mm.engine.non_finite_loss_hook import NonFiniteLossHook
+    runner = SimpleNamespace(iter=6, epoch=1)
+    outputs = dict(loss=torch.tensor(3.0), loss_ce=torch.tensor(1.0), train_acc=torch.tensor(50.),
+                   loss_selector=torch.tensor([0.5, 1.5]), loss_extra=0.5)
+    with SyncOps() as ops:
+        NonFiniteLossHook().after_train_iter(runner, 2, outputs=outputs)
+    assert ops.found == ['aten._local_scalar_dense.default']
+    outputs['loss_ce'] = torch.tensor(float('inf'))
+    outputs['loss'] = torch.tensor(float('inf'))
+    with pytest.raises(FloatingPointError, match=r"'loss_ce' is inf at iteration 7 "
+                                                 r"\(epoch 2, batch 3\)"):
+        NonFiniteLossHook().after_train_iter(runner, 2, outputs=outputs)
+    outputs['loss_ce'], outputs['loss_extra'] = torch.tensor(1.0), float('nan')
+    with pytest.raises(FloatingPointError, match=r"'loss_extra' is nan at iteration 7 "):
+        NonFiniteLossHook().after_train_iter(runner, 2, outputs=outputs)
