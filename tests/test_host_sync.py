@@ -5,6 +5,8 @@ for a GPU (a scalar read, an output whose shape depends on the data, a tensor ma
 host data) shows up there whatever the device. The first call may build the head's and the loss's index caches; the
 second must be free of such ops.
 """
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -143,6 +145,14 @@ def test_the_seen_class_cache_follows_set_class_attributes_and_load_state_dict()
     head.load_state_dict(other.head.state_dict())
     assert torch.allclose(_seen_logits(head, a), head.class_logits(a, "all")[:, SEEN])
     assert head.seen_targets(samples).tolist() == [4, 0]
+
+    # a replaced buffer (as Module.to does) and a deep copy (EMA hooks) start afresh
+    head._buffers['seen_mask'] = torch.zeros(C, dtype=torch.bool).index_fill_(
+        0, torch.tensor([2, 6]), True)
+    assert torch.allclose(_seen_logits(head, a), head.class_logits(a, 'all')[:, [2, 6]])
+    twin = copy.deepcopy(head)
+    twin.seen_mask[3] = True
+    assert _seen_logits(twin, a).shape == (2, 3) and _seen_logits(head, a).shape == (2, 2)
 
     # a class table that is never set is still an error
     bare = MODELS.build(dict(tiny_svip_cfg()['head'], class_attributes=None, seen_classes=None))
