@@ -10,7 +10,7 @@ from mmpretrain.models.heads import ClsHead
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from ..utils import patches_to_units
+from ..utils import TensorDerivedCache, patches_to_units
 
 ArrayLike = Union[str, os.PathLike, np.ndarray, torch.Tensor, list]
 
@@ -43,6 +43,18 @@ def tokens_to_patch_grid(feat: torch.Tensor) -> Tuple[torch.Tensor, Tuple[int, i
                 return feat[:, prefix:], (side, side)
     raise ValueError('the attribute head needs patch tokens: a feature map [B, C, h, w] or '
                      f'tokens [B, (1+) h*w, C] on a square grid; got shape {tuple(feat.shape)}')
+
+
+UNSEEN_LABELS = 'only seen classes may be used for training in zero-shot learning'
+
+
+def _seen_index_of(seen_mask: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    if not bool(seen_mask.any()):
+        raise RuntimeError('the class attribute matrix was never set: pass class_attributes '
+                           'and seen_classes, or call set_class_attributes() (the '
+                           'ZSL hook does it from the dataset metainfo)')
+    position = (torch.cumsum(seen_mask.long(), 0) - 1).masked_fill(~seen_mask, -1)
+    return seen_mask.nonzero().flatten(), position
 
 
 @MODELS.register_module()
@@ -103,6 +115,7 @@ class SemanticAttributeHead(ClsHead):
         self.register_buffer('seen_mask', torch.zeros(num_classes, dtype=torch.bool))
         self.register_buffer('attribute_group_ids',
                              torch.full((num_attributes, ), -1, dtype=torch.long))
+        self._seen_cache = TensorDerivedCache()
         if class_attributes is not None:
             if seen_classes is None:
                 raise ValueError('class_attributes given without seen_classes')
@@ -140,13 +153,17 @@ class SemanticAttributeHead(ClsHead):
                              f'attribute ({self.num_attributes})')
         self.attribute_group_ids.copy_(ids.to(self.attribute_group_ids.device))
 
+    def _seen_index(self) -> Tuple[torch.Tensor, torch.Tensor]:
+        """(ids of the seen classes [S], position of each class among them [C], -1 if
+        unseen), both long on the mask's device. Built from ``seen_mask`` with one host
+        synchronisation and reused until the mask is written or moved (see
+        :class:`~svip_mm.models.utils.TensorDerivedCache`), so the training step has none."""
+        return self._seen_cache.get(self.seen_mask, _seen_index_of)
+
     def _class_rows(self, classes: str) -> torch.Tensor:
-        if not bool(self.seen_mask.any()):
-            raise RuntimeError('the class attribute matrix was never set: pass class_attributes '
-                               'and seen_classes, or call set_class_attributes() (the '
-                               'ZSL hook does it from the dataset metainfo)')
+        seen_ids, _ = self._seen_index()  # also: was the class table set at all?
         if classes == 'seen':
-            return self.class_attributes[self.seen_mask]
+            return self.class_attributes.index_select(0, seen_ids)
         if classes == 'all':
             return self.class_attributes
         raise ValueError(f"classes must be 'seen' or 'all', got {classes!r}")
@@ -179,14 +196,23 @@ class SemanticAttributeHead(ClsHead):
         return self.scale * self.similarity(attributes, classes)
 
     def seen_targets(self, data_samples: List[DataSample]) -> torch.Tensor:
-        """Global ``gt_label`` -> [B] index among the seen classes; unseen labels are errors."""
+        """Global ``gt_label`` -> [B] index among the seen classes; unseen labels are errors.
+
+        The check does not wait for the GPU: on the CPU an unseen label raises a
+        ``ValueError`` naming it here; on a GPU it fails a device-side assertion at the next
+        synchronisation.
+        """
         labels = torch.cat([s.gt_label for s in data_samples]).to(self.seen_mask.device)
-        if not bool(self.seen_mask[labels].all()):
-            bad = labels[~self.seen_mask[labels]].unique().tolist()
-            raise ValueError(f'training samples of unseen classes {bad}: only seen classes may '
-                             'be used for training in zero-shot learning')
-        position = torch.cumsum(self.seen_mask.long(), 0) - 1
-        return position[labels]
+        _, position = self._seen_index()
+        target = position[labels]
+        try:
+            torch._assert_async((target >= 0).all(),
+                                f'training samples of unseen classes: {UNSEEN_LABELS}')
+        except RuntimeError:  # only raised at once on the CPU
+            bad = labels[target < 0].unique().tolist()
+            raise ValueError(f'training samples of unseen classes {bad}: {UNSEEN_LABELS}') \
+                from None
+        return target
 
     def attribute_losses(self, attributes: torch.Tensor, data_samples: List[DataSample],
                          suffix: str = '', decorrelate: bool = True) -> Dict[str, torch.Tensor]:

@@ -1,4 +1,6 @@
 """Consistency between the source-pass and target-pass class predictions (spec, section 5)."""
+import math
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -44,8 +46,8 @@ class SVIPConsistencyLoss(nn.Module):
         else:
             log_p = F.log_softmax(sim_src * self.scale, dim=1)
             log_q = F.log_softmax(sim_tgt * self.scale, dim=1)
-            log_m = torch.logsumexp(torch.stack([log_p, log_q]), dim=0) - torch.log(
-                torch.tensor(2.0, device=log_p.device))
+            # a Python constant: torch.tensor(2.0, device=...) would be a blocking copy
+            log_m = torch.logsumexp(torch.stack([log_p, log_q]), dim=0) - math.log(2.0)
             loss = 0.5 * (F.kl_div(log_m, log_p, reduction='batchmean', log_target=True)
                           + F.kl_div(log_m, log_q, reduction='batchmean', log_target=True))
         return self.loss_weight * loss
