@@ -27,5 +27,6 @@ model = dict(
         scale=5.0,
         decorrelation=dict(type='AttributeDecorrelationLoss', loss_weight=0.09)))
 
-# no selector, hence no patch-selection figures
+# no selector, hence no SVIP figures and no patch-selection metric
+default_hooks = dict(visualization=dict(_delete_=True, type='VisualizationHook', enable=False))
 test_evaluator = [dict(type='GZSLMetric'), dict(type='AttributeGroupMetric')]

@@ -59,5 +59,10 @@ custom_hooks = [
     dict(type='TwoPhaseScheduleHook', phase1_epochs=1, phase1_lr=1e-3, lr=5e-4,
          step_epochs=5, gamma=0.8),
 ]
+# after training, the test also writes summary figures (selection, attention, attributes) of a
+# few test images, seen and unseen, to <work_dir>/visualization
+custom_imports = dict(imports=['svip_mm', 'svip_mm.visualization'], allow_failed_imports=False)
+default_hooks = dict(visualization=dict(
+    _delete_=True, type='SVIPVisualizationHook', enable=True, max_images=6, interval=170))
 train_cfg = dict(by_epoch=True, max_epochs=30)
 test_cfg = dict()
