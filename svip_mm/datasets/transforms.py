@@ -25,6 +25,8 @@ import torch
 from mmcv.transforms import BaseTransform
 from mmpretrain.registry import TRANSFORMS
 
+from ..evaluation.patch_selection_metric import unit_foreground_fraction
+
 __all__ = ['LoadForegroundMask', 'MaskBackgroundUnits']
 
 
@@ -142,14 +144,14 @@ class MaskBackgroundUnits(BaseTransform):
             raise KeyError(f"MaskBackgroundUnits: no '{self.mask_key}' in the results; put "
                            "dict(type='LoadForegroundMask') before it in the pipeline")
         img = results['img']
-        mask = np.asarray(results[self.mask_key], dtype=np.float64)
+        mask = results[self.mask_key]
         h, w = mask.shape
         g = self.grid
         if h % g or w % g or tuple(img.shape[:2]) != (h, w):
             raise ValueError(f'MaskBackgroundUnits: image {img.shape[0]}x{img.shape[1]} and mask '
                              f'{h}x{w} must be the same size and multiples of grid={g}')
-        # [g, g] foreground fraction per unit
-        fraction = mask.reshape(g, h // g, g, w // g).mean(axis=(1, 3))
+        # [g, g] foreground fraction per unit, as PatchSelectionMetric measures it
+        fraction = unit_foreground_fraction(mask, g * g).reshape(g, g)
         blank = fraction < self.min_fraction
         blank.flat[np.argmax(fraction)] = False
         pixel_blank = np.repeat(np.repeat(blank, h // g, axis=0), w // g, axis=1)
