@@ -19,8 +19,13 @@ from tiny_config import tiny_cfg
 
 REPO = Path(__file__).resolve().parents[1]
 # the synthetic default's attribute and class counts, as the default config declares them
-_DEFAULT = Config.fromfile(str(REPO / 'configs/svip_vit_synthetic.py')).model.head
+_DEFAULT_CFG = Config.fromfile(str(REPO / 'configs/svip_vit_synthetic.py'))
+_DEFAULT = _DEFAULT_CFG.model.head
 K, C = _DEFAULT.num_attributes, _DEFAULT.num_classes
+# its unit grid (patch grid / unit size) and the units the selector keeps
+GRID = _DEFAULT_CFG.vit_arch['img_size'] // _DEFAULT_CFG.vit_arch['patch_size'] \
+    // _DEFAULT_CFG.model.neck.unit_size
+KEEP = _DEFAULT_CFG.model.neck.keep_k
 
 
 def load_tool(name):
@@ -65,7 +70,7 @@ def test_agrees_with_the_runners_test_step(trained):
         np.testing.assert_array_equal(r['keep_mask'], s.keep_mask.numpy())
         np.testing.assert_allclose(r['attribute_scores'], s.pred_attributes.numpy(), atol=1e-6)
         np.testing.assert_allclose(r['selector_prob'], s.selector_prob.numpy(), atol=1e-6)
-        assert r['unit_grid'] == (4, 4) and r['keep_mask'].sum() == 8
+        assert r['unit_grid'] == (GRID, GRID) and r['keep_mask'].sum() == KEEP
 
 
 def test_names_unseen_flags_and_order(trained):
@@ -240,7 +245,7 @@ def test_predict_and_visualize_tools(trained, tmp_path, capsys):
                             '--out', str(tmp_path / 'p.json')])
     out = capsys.readouterr().out
     assert f'{C} classes (10 unseen) from checkpoint' in out
-    assert results[0]['topk'][0]['class_name'] in out and 'keep mask (4x4 units, 8 kept' in out
+    assert results[0]['topk'][0]['class_name'] in out and f'keep mask ({GRID}x{GRID} units, {KEEP} kept' in out
     assert (tmp_path / 'p.json').is_file()
     table = tmp_path / 'new.csv'
     table.write_text('brand_new,' + ','.join(f'{v:.6f}' for v in results[0]['attribute_scores'])

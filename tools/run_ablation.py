@@ -6,9 +6,10 @@
         [--cfg-options k=v ...]
 
 Experiments (each a list of configs that differ in one thing; the same data, schedule and
-epochs):
+epochs, except for one baseline given SVIP's wall time instead of its epochs):
 
-* ``ablation`` (issue: SVIP's parts): SVIP, the ViT + attribute head baseline, SVIP without
+* ``ablation`` (issue: SVIP's parts): SVIP, the ViT + attribute head baseline (at the same
+  epochs, and at SVIP's time budget: twice the epochs), SVIP without
   contextualisation (drop instead of add), SVIP with a randomly initialised context token, and
   SVIP with oracle selection from the ground-truth masks (the upper bound).
 * ``difficulty`` (issue: the synthetic data): the baseline on the clean-background data, on the
@@ -48,6 +49,8 @@ EXPERIMENTS = {
     'ablation': [
         ('svip', 'SVIP', 'configs/svip_vit_synthetic.py'),
         ('baseline', 'ViT + attribute head (no selection)', 'configs/baseline_vit_synthetic.py'),
+        ('baseline_time', 'ViT + attribute head, SVIP\'s time budget (60 epochs)',
+         'configs/ablation/baseline_vit_synthetic_time_matched.py'),
         ('drop', 'SVIP, drop instead of add', 'configs/ablation/svip_vit_synthetic_drop.py'),
         ('random_init', 'SVIP, random context token',
          'configs/ablation/svip_vit_synthetic_random_init.py'),
@@ -64,7 +67,10 @@ EXPERIMENTS = {
 
 #: experiment -> [(description, key a, key b, metric, least a - b)]
 CRITERIA = {
-    'ablation': [('SVIP beats the baseline by >= 3 H', 'svip', 'baseline', 'gzsl/H', 3.0)],
+    'ablation': [('SVIP beats the baseline by >= 3 H (same epochs)', 'svip', 'baseline', 'gzsl/H',
+                  3.0),
+                 ('SVIP beats the baseline by >= 3 H (same time)', 'svip', 'baseline_time',
+                  'gzsl/H', 3.0)],
     'difficulty': [
         ('clutter costs >= 5 H (clean - clutter)', 'clean', 'baseline', 'gzsl/H', 5.0),
         ('oracle masking wins >= 10 H back (oracle - clutter)', 'oracle_mask', 'baseline',
