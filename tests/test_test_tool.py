@@ -106,7 +106,8 @@ def test_out_files_agree_with_the_metrics(single_run):
     assert len(preds) == 80
     assert {'img_path', 'gt_label', 'is_unseen', 'pred_score', 'keep_mask', 'selector_prob',
             'attention_unit_scores'} <= set(preds[0])
-    assert preds[0]['pred_score'].shape == (40, ) and preds[0]['keep_mask'].sum() == 8
+    keep_k = tiny_cfg(Path('unused')).model.neck.keep_k  # the default config's
+    assert preds[0]['pred_score'].shape == (40, ) and preds[0]['keep_mask'].sum() == keep_k
     scores = np.stack([p['pred_score'] for p in preds])
     labels = np.array([p['gt_label'] for p in preds])
     unseen_flag = np.array([p['is_unseen'] for p in preds])

@@ -83,7 +83,8 @@ MAIN_METRICS = [('zsl/top1', 'T1'), ('gzsl/U', 'U'), ('gzsl/S', 'S'), ('gzsl/H',
 
 
 def file_digest(path: str) -> str:
-    """sha1 of a config and the files it inherits from (``_base_``), so edits invalidate runs."""
+    """sha1 of the resolved config (with its ``_base_`` files merged): a change to what the
+    config says invalidates runs; a comment or a reformatting does not."""
     from mmengine.config import Config
     digest = hashlib.sha1()
     cfg = Config.fromfile(path)
