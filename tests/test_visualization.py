@@ -3,6 +3,7 @@
 ``tools/test.py --show-dir`` on a few synthetic test images."""
 import copy
 import importlib.util
+import pickle
 from pathlib import Path
 
 import matplotlib.image as mpimg
@@ -284,6 +285,20 @@ def test_show_dir_writes_one_png_per_image(tiny_job, tmp_path, show_max, expecte
     assert len({p.name.split('_')[0] for p in pngs}) == expected  # one per sample index
     img = mpimg.imread(str(pngs[0]))
     assert img.ndim == 3 and img.shape[0] > 300
+
+
+def test_show_dir_with_oracle_selection_uses_the_ground_truth_masks(tiny_job, tmp_path):
+    # the figures rerun the model per image: with oracle selection that needs the sample's mask
+    tool = load_tool('test')
+    argv = [str(tiny_job / 'tiny.py'), str(tiny_job / 'init.pth'), '--work-dir',
+            str(tmp_path / 'work'), '--show-dir', str(tmp_path / 'vis'), '--show-max', '2',
+            '--out', str(tmp_path / 'preds.pkl'),
+            '--cfg-options', 'model.selection=oracle', 'model.oracle_min_fraction=0.1']
+    tool.main(argv)
+    assert len(sorted((tmp_path / 'vis').glob('*.png'))) == 2
+    preds = pickle.loads((tmp_path / 'preds.pkl').read_bytes())
+    for p in preds[:2]:  # the keep set is the mask's: units with >= 10% foreground
+        assert p['keep_mask'].any() and not p['keep_mask'].all()
 
 
 def test_hook_arguments():

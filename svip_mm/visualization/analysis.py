@@ -94,7 +94,8 @@ def _display_from_inputs(x: torch.Tensor) -> np.ndarray:
 
 def analyse_image(model, inputs: torch.Tensor, image: Optional[np.ndarray] = None,
                   class_names: Optional[Sequence[str]] = None,
-                  attribute_names: Optional[Sequence[str]] = None) -> SVIPImageAnalysis:
+                  attribute_names: Optional[Sequence[str]] = None,
+                  data_sample=None) -> SVIPImageAnalysis:
     """Run one image through an SVIP classifier and collect what the figures show.
 
     Args:
@@ -105,6 +106,8 @@ def analyse_image(model, inputs: torch.Tensor, image: Optional[np.ndarray] = Non
             :func:`~svip_mm.visualization.grid.input_to_display`); default: ``inputs``
             rescaled per channel.
         class_names, attribute_names: carried into the result for titles.
+        data_sample: the image's ``DataSample``; needed for a model with
+            ``selection='oracle'``, whose keep set comes from its ``gt_fg_mask``.
 
     Returns:
         a :class:`SVIPImageAnalysis`.
@@ -125,7 +128,9 @@ def analyse_image(model, inputs: torch.Tensor, image: Optional[np.ndarray] = Non
     handle = head.fc.register_forward_hook(keep_first)
     try:
         with torch.no_grad():
-            attributes, keep, details = model.infer(x, with_details=True)
+            attributes, keep, details = model.infer(
+                x, with_details=True,
+                data_samples=None if data_sample is None else [data_sample])
             handle.remove()
             patches, grid = backbone.embed(x)
             _, maps = backbone.encode(patches, grid, return_attn=True)

@@ -96,7 +96,8 @@ class SVIPVisualizationHook(Hook):
                 return
             inputs = preprocessor(dict(inputs=[raw]), False)['inputs']
             analysis = analyse_image(model, inputs, input_to_display(raw, bgr),
-                                     meta.get('classes'), meta.get('attribute_names'))
+                                     meta.get('classes'), meta.get('attribute_names'),
+                                     data_sample=sample)
             img_path = sample.metainfo.get('img_path')
             idx = sample.metainfo.get('sample_idx', self._count - 1)
             name = osp.splitext(osp.basename(img_path))[0] if img_path else 'image'
