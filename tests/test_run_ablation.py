@@ -112,6 +112,38 @@ def test_retest_evaluates_the_checkpoint_again_and_keeps_the_old_record(tmp_path
     assert json.loads((work / 'result.json').read_text()) == new
 
 
+def test_a_run_that_failed_after_training_is_resumed_and_its_attempts_are_timed(
+        tmp_path, monkeypatch):
+    tool = _tool()
+    cfg = 'configs/baseline_vit_synthetic.py'
+    work = tmp_path / 'run'
+    calls = []
+
+    def fake_train(cmd, cwd, env, stdout, stderr):  # 1st: trains, then the test fails
+        calls.append(cmd)
+        stdout.write(f'attempt {len(calls)}')
+        if len(calls) == 1:
+            (work / 'last_checkpoint').write_text(str(work / 'epoch_30.pth'))
+            return 1
+        (work / 'stamp').mkdir()
+        (work / 'stamp' / 'stamp.json').write_text(json.dumps({'gzsl/H': 3.0}))
+        return 0
+
+    monkeypatch.setattr(tool.subprocess, 'call', fake_train)
+    with pytest.raises(RuntimeError, match='failed with exit code 1.*again to resume'):
+        tool.run_one(cfg, 2, str(work), 1, [])
+    assert not (work / 'result.json').exists() and '--resume' not in calls[0]
+    record = tool.run_one(cfg, 2, str(work), 1, [])
+    assert calls[1][1].endswith('tools/train.py') and '--resume' in calls[1]
+    assert record['metrics'] == {'gzsl/H': 3.0} and record['attempts'] == 2
+    attempts = json.loads((work / 'attempts.json').read_text())
+    assert [(a['exit_code'], a['resumed']) for a in attempts] == [(1, False), (0, True)]
+    assert record['wall_s'] == pytest.approx(sum(a['wall_s'] for a in attempts))
+    # the first attempt's output is kept
+    assert (work / 'train.1.out').read_text() == 'attempt 1'
+    assert (work / 'train.out').read_text() == 'attempt 2'
+
+
 def test_test_metrics_come_from_the_last_line_of_the_newest_json_log(tmp_path):
     tool = _tool()
     for stamp, h in [('20260101_000000', 1.0), ('20260102_000000', 2.0)]:

@@ -18,7 +18,8 @@ epochs, except for one baseline given SVIP's wall time instead of its epochs):
 Each run is ``tools/train.py CONFIG --cfg-options randomness.seed=SEED`` in its own process
 (``OMP_NUM_THREADS=--threads``), ``--jobs`` at a time; the test metrics are read from the run's
 MMEngine JSON log. A run whose ``result.json`` already exists for the same config file and seed
-is reused (and said so), so an interrupted experiment continues. The report is a Markdown file
+is reused (and said so), so an interrupted experiment continues; a run that left a checkpoint
+but no result (killed, or failed after training) is resumed from its checkpoint. The report is a Markdown file
 with mean, standard deviation and range over seeds of ZSL T1, GZSL U / S / H (gamma 0: no
 calibration), selector AUROC, per-group attribute accuracy on unseen images and wall time, the
 per-run rows, the experiment's criteria with the measured differences, and a figure (PNG next
@@ -155,19 +156,35 @@ def run_one(cfg_path: str, seed: int, work_dir: str, threads: int, extra: List[s
         with open(result_file, 'w') as f:
             json.dump(new, f, indent=1)
         return new
+    # an earlier attempt that left a checkpoint (killed, or failed in the test) is resumed
+    # from it (tools/train.py --resume): its epochs are not trained again, and its wall time
+    # counts (attempts.json); the output of attempt n stays as train.<n>.out
+    attempts_file = osp.join(work_dir, 'attempts.json')
+    attempts = []
+    if osp.isfile(attempts_file):
+        with open(attempts_file) as f:
+            attempts = json.load(f)
+    resume = osp.isfile(osp.join(work_dir, 'last_checkpoint'))
+    out_file = osp.join(work_dir, 'train.out')
+    if osp.isfile(out_file):
+        os.replace(out_file, osp.join(work_dir, f'train.{len(attempts)}.out'))
     cmd = [sys.executable, osp.join(REPO, 'tools/train.py'), osp.join(REPO, cfg_path),
-           '--work-dir', work_dir, '--cfg-options', f'randomness.seed={seed}', *extra]
+           '--work-dir', work_dir, *(['--resume'] if resume else []),
+           '--cfg-options', f'randomness.seed={seed}', *extra]
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    print(f'start  {cfg_path} seed {seed} -> {work_dir}', flush=True)
+    print(f'{"resume" if resume else "start "} {cfg_path} seed {seed} -> {work_dir}', flush=True)
     start = time.time()
-    with open(osp.join(work_dir, 'train.out'), 'w') as log:
+    with open(out_file, 'w') as log:
         code = subprocess.call(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    wall = time.time() - start
+    attempts.append(dict(wall_s=time.time() - start, exit_code=code, resumed=resume))
+    with open(attempts_file, 'w') as f:
+        json.dump(attempts, f, indent=1)
     if code != 0:
         raise RuntimeError(f'{cfg_path} seed {seed} failed with exit code {code}; see '
-                           f'{osp.join(work_dir, "train.out")}')
+                           f'{out_file} (run the experiment again to resume it)')
+    wall = sum(a['wall_s'] for a in attempts)
     record = dict(config=cfg_path, config_digest=digest, seed=seed, extra=extra, wall_s=wall,
-                  threads=threads, metrics=read_test_metrics(work_dir))
+                  threads=threads, attempts=len(attempts), metrics=read_test_metrics(work_dir))
     with open(result_file, 'w') as f:
         json.dump(record, f, indent=1)
     print(f'done   {cfg_path} seed {seed}: H {record["metrics"]["gzsl/H"]:.1f} in {wall:.0f} s',
