@@ -58,6 +58,7 @@ def test_report_table_criteria_and_figure(tmp_path):
                'baseline': [_record(0, 44.0, unseen_shape=40.0),
                            _record(1, 46.0, unseen_shape=50.0)],
                'oracle_mask': [_record(0, 52.0), _record(1, 54.0)]}
+    records['oracle_mask'][1]['attempts'] = 2
     criteria = tool.write_report(args, records, args.report)
     # clean 52 - clutter 45 = +7 (>= 5: met); oracle 53 - clutter 45 = +8 (< 10: not met)
     assert criteria == ['- clutter costs >= 5 H (clean - clutter): +7.0 -> met',
@@ -67,6 +68,8 @@ def test_report_table_criteria_and_figure(tmp_path):
     assert '52.0 ± 2.8 (50.0–54.0)' in text  # H of the clean runs, std of 50 and 54
     assert '| ViT + head, clutter | 45.0 ± 7.1 (40.0–50.0) | 45.0 ± 7.1 (40.0–50.0) |' in text
     assert (tmp_path / 'difficulty.png').stat().st_size > 1000
+    # the resumed run, and only it, is marked
+    assert text.count('(resumed)') == 2 and 'oracle_mask.py` (resumed) | 1 |' in text
 
 
 def test_a_finished_run_is_reused_and_a_different_one_is_never_overwritten(tmp_path):

@@ -291,13 +291,18 @@ def write_report(args, records: Dict[str, List[dict]], path: str) -> List[str]:
         for r in sorted(records[key], key=lambda r: r['seed']):
             m = r['metrics']
             auroc = m.get('selection/selector_auroc')
-            cfg_note = f'`{cfg}`' + (' (re-evaluated)' if 'retested_from' in r else '')
+            cfg_note = (f'`{cfg}`' + (' (re-evaluated)' if 'retested_from' in r else '')
+                        + (' (resumed)' if r.get('attempts', 1) > 1 else ''))
             lines.append(f'| {label} | {cfg_note} | {r["seed"]} | {m["zsl/top1"]:.1f} | '
                          f'{m["gzsl/U"]:.1f} | {m["gzsl/S"]:.1f} | {m["gzsl/H"]:.1f} | '
                          f'{"-" if auroc is None else f"{auroc:.3f}"} | {r["wall_s"]:.0f} |')
     if any('retested_from' in r for runs in records.values() for r in runs):
         lines += ['', '(re-evaluated): trained with an earlier version of the config that differed '
                   'at test time only, then evaluated with the current one (`--retest`).']
+    if any(r.get('attempts', 1) > 1 for runs in records.values() for r in runs):
+        lines += ['', '(resumed): an earlier attempt stopped after its last checkpoint; the run '
+                  'was resumed from it, and its wall time adds up the attempts '
+                  '(`attempts.json` in its folder).']
     figure = osp.splitext(path)[0] + '.png'
     write_figure(exp, records, figure)
     lines += ['', f'![{exp}]({osp.basename(figure)})', '']
