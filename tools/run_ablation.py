@@ -19,11 +19,11 @@ Each run is ``tools/train.py CONFIG --cfg-options randomness.seed=SEED`` in its 
 (``OMP_NUM_THREADS=--threads``), ``--jobs`` at a time; the test metrics are read from the run's
 MMEngine JSON log. A run whose ``result.json`` already exists for the same config file and seed
 is reused (and said so), so an interrupted experiment continues; a run that left a checkpoint
-but no result (killed, or failed after training) is resumed from its checkpoint. The report is a Markdown file
-with mean, standard deviation and range over seeds of ZSL T1, GZSL U / S / H (gamma 0: no
-calibration), selector AUROC, per-group attribute accuracy on unseen images and wall time, the
-per-run rows, the experiment's criteria with the measured differences, and a figure (PNG next
-to the report).
+but no result (killed, or failed after training) is resumed from its checkpoint. The report is
+a Markdown file with mean, standard deviation and range over seeds of ZSL T1, GZSL U / S / H
+(gamma 0: no calibration), selector AUROC, per-group attribute accuracy on unseen images and
+wall time, the per-run rows, the experiment's criteria with the measured differences, and a
+figure (PNG next to the report).
 """
 import argparse
 import datetime
