@@ -3,6 +3,7 @@ for one epoch on a small synthetic set: agreement with the Runner's own test ste
 tables replaced at inference time, word vectors from the checkpoint, bad inputs."""
 import copy
 import importlib.util
+import time
 from pathlib import Path
 
 import mmcv
@@ -182,8 +183,15 @@ def test_bad_inputs(trained, tmp_path):
         inf([path, missing])
     not_image = tmp_path / 'notes.png'
     not_image.write_text('not an image')
-    with pytest.raises(ValueError, match='could not preprocess .*notes.png'):
+    with pytest.raises(ValueError, match="'.*notes.png' could not be read as an image.*; "
+                       'expected an image file OpenCV decodes'):
         inf(str(not_image))
+    (tmp_path / 'empty.jpg').write_bytes(b'')
+    with pytest.raises(ValueError, match="'.*empty.jpg' could not be read as an image"):
+        inf([path, str(tmp_path / 'empty.jpg')])
+    with pytest.raises(ValueError, match='image array #1 is 0x5 pixels; expected an image of '
+                       'at least 1x1'):
+        inf([np.zeros((4, 4, 3), np.uint8), np.zeros((0, 5, 3), np.uint8)])
     with pytest.raises(ValueError, match=r'\[H, W, 3\]'):
         inf(np.zeros((64, 64, 4), np.uint8))
     with pytest.raises(ValueError, match=f'topk=41 is outside 1..{C}'):
@@ -245,7 +253,8 @@ def test_predict_and_visualize_tools(trained, tmp_path, capsys):
                             '--out', str(tmp_path / 'p.json')])
     out = capsys.readouterr().out
     assert f'{C} classes (10 unseen) from checkpoint' in out
-    assert results[0]['topk'][0]['class_name'] in out and f'keep mask ({GRID}x{GRID} units, {KEEP} kept' in out
+    assert results[0]['topk'][0]['class_name'] in out
+    assert f'keep mask ({GRID}x{GRID} units, {KEEP} kept' in out
     assert (tmp_path / 'p.json').is_file()
     table = tmp_path / 'new.csv'
     table.write_text('brand_new,' + ','.join(f'{v:.6f}' for v in results[0]['attribute_scores'])
@@ -269,3 +278,85 @@ def test_predict_and_visualize_tools(trained, tmp_path, capsys):
         paths[0]))
     labels = [ax.get_label() for ax in fig.axes]
     assert 'ground_truth' in labels and 'aggregated' in labels and len(labels) == 4 + 4 + 4
+
+
+def _photo(path: Path, h: int, w: int) -> str:
+    """A random ``h x w`` BGR image written to ``path``."""
+    mmcv.imwrite(np.random.default_rng(h * w).integers(0, 256, (h, w, 3), np.uint8), str(path))
+    return str(path)
+
+
+def test_images_of_any_size_give_the_models_unit_grid(trained, tmp_path):
+    """The synthetic config's test pipeline has no resize: short edge to img_size (64), then
+    the central square; a large photo is fast and every image gives the model's 8x8 grid."""
+    inf = trained['inferencer']
+    assert inf.input_size == (64, 64) and 'added because' in inf.pipeline_description
+    big = _photo(tmp_path / 'big.png', 700, 1000)
+    tiny = _photo(tmp_path / 'tiny.png', 8, 8)
+    wide = _photo(tmp_path / 'wide.png', 50, 200)  # 200 wide, 50 high
+    start = time.perf_counter()
+    results = inf([big, tiny, wide], batch_size=2)
+    assert time.perf_counter() - start < 10
+    assert [r['ori_shape'] for r in results] == [(700, 1000), (8, 8), (50, 200)]
+    for r in results:
+        assert r['unit_grid'] == (GRID, GRID) and r['input_shape'] == (64, 64)
+        assert r['keep_mask'].shape == (GRID * GRID, ) and r['keep_mask'].sum() == KEEP
+    # crop, not squash: the same as the central 64x64 of the image enlarged to 64x256
+    img = mmcv.imresize(mmcv.imread(wide), (256, 64), interpolation='bicubic')
+    by_hand = inf(np.ascontiguousarray(img[:, 96:160]))[0]
+    np.testing.assert_allclose(results[2]['class_scores'], by_hand['class_scores'], atol=1e-6)
+    np.testing.assert_array_equal(results[2]['keep_mask'], by_hand['keep_mask'])
+    # the figure shows the model input and the mask cropped as the image was
+    mask = np.zeros((50, 200), bool)
+    mask[:, 100:] = True  # right half: columns 32.. of the 64 px crop
+    shown = inf._mask_to_input(mask, (50, 200), 'test')
+    assert shown.shape == (64, 64) and (shown[:, :31] == 0).all() and (shown[:, 33:] == 255).all()
+    fig = inf.visualize(wide, gt_mask=mask)
+    assert 'ground_truth' in [ax.get_label() for ax in fig.axes]
+
+
+def test_the_configs_resize_steps_are_used(trained, tmp_path):
+    """A test pipeline with resize / crop steps (as the CUB one) is used as it is; one that
+    does not bring an image to the model's size is one clear error naming the image."""
+    cfg_path, ckpt = str(trained['base'] / 'tiny.py'), str(trained['ckpt'])
+    wide = _photo(tmp_path / 'wide.png', 50, 200)
+    steps = [dict(type='LoadImageFromFile'), dict(type='ResizeEdge', scale=80, edge='short'),
+             dict(type='CenterCrop', crop_size=64),
+             dict(type='PackInputs', algorithm_keys=['is_unseen', 'gt_fg_mask'])]
+    inf = SVIPInferencer(cfg_path, ckpt, cfg_options={'test_dataloader.dataset.pipeline': steps})
+    assert inf.pipeline_description == 'ResizeEdge -> CenterCrop'
+    r = inf(wide)[0]
+    img = mmcv.imresize(mmcv.imread(wide), (320, 80))  # the config's bilinear ResizeEdge
+    by_hand = trained['inferencer'](np.ascontiguousarray(img[8:72, 128:192]))[0]
+    np.testing.assert_allclose(r['class_scores'], by_hand['class_scores'], atol=1e-6)
+    assert r['unit_grid'] == (GRID, GRID)
+    short_only = [steps[0], dict(type='ResizeEdge', scale=64, edge='short'), steps[-1]]
+    inf = SVIPInferencer(cfg_path, ckpt,
+                         cfg_options={'test_dataloader.dataset.pipeline': short_only})
+    assert inf(_photo(tmp_path / 'square.png', 90, 90))[0]['unit_grid'] == (GRID, GRID)
+    with pytest.raises(ValueError, match=r"'.*wide.png' \(50x200 pixels\) is 64x256 after the "
+                       r"config's test pipeline \(ResizeEdge\); the model takes 64x64"):
+        inf(wide)
+
+
+def test_tools_on_images_of_any_size(trained, tmp_path, capsys):
+    base, ckpt = trained['base'], str(trained['ckpt'])
+    big = _photo(tmp_path / 'big.png', 700, 1000)
+    not_image = tmp_path / 'broken.jpg'
+    not_image.write_bytes(b'\xff\xd8 truncated')
+    predict = load_tool('predict')
+    predict.main([str(base / 'tiny.py'), ckpt, big, '--topk', '2'])
+    out = capsys.readouterr().out
+    assert '(700x1000 px, model input 64x64)' in out
+    assert f'keep mask ({GRID}x{GRID} units, {KEEP} kept' in out
+    grid = out.split('context token)\n')[1].splitlines()
+    assert [len(row.strip()) for row in grid] == [GRID] * GRID
+    with pytest.raises(SystemExit, match="'.*broken.jpg' could not be read as an image"):
+        predict.main([str(base / 'tiny.py'), ckpt, big, str(not_image)])
+    visualize = load_tool('visualize')
+    out_png = tmp_path / 'big_fig.png'
+    visualize.main([str(base / 'tiny.py'), ckpt, big, '--out', str(out_png), '--dpi', '30'])
+    assert out_png.is_file()
+    with pytest.raises(SystemExit, match="'.*broken.jpg' could not be read as an image"):
+        visualize.main([str(base / 'tiny.py'), ckpt, str(not_image), '--out',
+                        str(tmp_path / 'x.png')])

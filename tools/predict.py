@@ -6,9 +6,13 @@
         [--extend]] [--device cpu] [--word-vectors FILE.npy] [--out FILE.json]
         [--cfg-options k=v ...]
 
-Prints, per image, the top-k classes over seen and unseen classes (score, unseen or seen),
-the top attributes and the keep mask on the unit grid (``#`` kept, ``.`` given the context
-token). ``--classes-table`` scores the classes of a table instead (with ``--extend``: as
+Images of any size are brought to the model's input size as the config's test pipeline does
+(its resize / crop steps; when it has none, short edge to the backbone's ``img_size`` and the
+central square), so the keep mask is always on the model's unit grid (8x8 for the default
+config). Prints, per image, the top-k classes over seen and unseen classes (score, unseen or
+seen), the top attributes and the keep mask on the unit grid (``#`` kept, ``.`` given the
+context token). An image that cannot be read or resized stops the run with one message
+naming it. ``--classes-table`` scores the classes of a table instead (with ``--extend``: as
 well); a CSV holds ``name, [unseen,] K attribute values`` per row with an optional header
 (see ``svip_mm.apis.class_table``); an ``.npy`` ``[C, K]`` array takes its names from
 ``--class-names`` (one per line). ``--out`` writes the results as JSON.
@@ -64,7 +68,11 @@ def parse_args(argv=None):
 
 def format_result(result: dict) -> str:
     """A readable block for one image's result."""
-    lines = [result['img_path'] or '(array)']
+    name = result['img_path'] or '(array)'
+    if result.get('ori_shape') and result.get('input_shape'):
+        (h, w), (mh, mw) = result['ori_shape'], result['input_shape']
+        name += f'  ({h}x{w} px, model input {mh}x{mw})'
+    lines = [name]
     width = max(len(t['class_name']) for t in result['topk'])
     lines.append(f"  top-{len(result['topk'])} classes")
     for t in result['topk']:

@@ -9,7 +9,10 @@ top predicted attributes and, for synthetic images, the ground-truth mask.
 
 ``--mask auto`` (default) uses the synthetic dataset's mask of the image when there is one
 (``<root>/images/<class>/<name>`` -> ``<root>/masks/<class>/<name>``). Nothing is generated:
-the model comes from the config and the checkpoint alone (see ``svip_mm.apis``).
+the model comes from the config and the checkpoint alone (see ``svip_mm.apis``). The image,
+of any size, is brought to the model's input size as the config's test pipeline does (when it
+has no resize: short edge to the backbone's ``img_size``, central square), so every panel
+shows the model's unit grid; the ground-truth mask is resized and cropped as the image is.
 """
 import argparse
 import os
@@ -67,8 +70,12 @@ def main(argv=None) -> str:
     inferencer = SVIPInferencer(args.config, args.checkpoint, device=args.device,
                                 word_vectors=args.word_vectors, cfg_options=args.cfg_options)
     mask = {'auto': synthetic_mask_path(args.image), 'none': None}.get(args.mask, args.mask)
-    with torch.no_grad():
-        fig = inferencer.visualize(args.image, gt_mask=mask, top_attributes=args.top_attributes)
+    try:
+        with torch.no_grad():
+            fig = inferencer.visualize(args.image, gt_mask=mask,
+                                       top_attributes=args.top_attributes)
+    except (ValueError, FileNotFoundError) as err:  # an unusable image: its message, no trace
+        raise SystemExit(str(err)) from None
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     fig.savefig(args.out, dpi=args.dpi)
     print(f'wrote {args.out}' + (f' (ground-truth mask {mask})' if mask else ''), flush=True)

@@ -13,6 +13,22 @@ word-vector buffer (the word-vector file is read only when the checkpoint has no
 the class table, class names and attribute names from the checkpoint's
 ``meta.dataset_meta`` (MMEngine stores the dataset metainfo there), and preprocesses with
 the config's test pipeline and the model's data preprocessor.
+
+Every image is brought to the model's input size (the backbone's ``img_size``, square), so
+the keep mask is always on the model's unit grid whatever the photo's size:
+
+- the config's test pipeline (``test_dataloader.dataset.pipeline``, else ``test_pipeline``)
+  runs as in testing, without the steps that need a dataset's annotations (``Load*`` steps
+  other than ``LoadImageFromFile``, e.g. ``LoadForegroundMask``; ``MaskBackgroundUnits``)
+  and with ``PackInputs`` packing the image only (no ``algorithm_keys``);
+- when that pipeline has no resize or crop step (the synthetic configs: their images are
+  already ``img_size`` px), the inferencer appends ``ResizeEdge`` (short edge to
+  ``img_size``; ``area`` interpolation when shrinking, ``bicubic`` when enlarging) and
+  ``CenterCrop(img_size)``, as the real-dataset test pipelines do: the aspect ratio is kept
+  and the longer side is cropped to the central square; an image of exactly
+  ``img_size x img_size`` is left unchanged;
+- an image that cannot be read, has no pixels, or that the pipeline does not bring to
+  ``img_size x img_size`` raises one ``ValueError`` naming the image and what was expected.
 """
 import copy
 import os
@@ -33,13 +49,22 @@ from .class_table import ClassTable, load_class_table
 __all__ = ['SVIPInferencer']
 
 ImageInput = Union[str, os.PathLike, np.ndarray]
-# pipeline steps that need a dataset's data info rather than an image
-_DATASET_ONLY = ('LoadForegroundMask', )
+# pipeline steps that need a dataset's data info rather than an image (besides every Load* step
+# other than the image loader): the oracle masking needs a loaded ground-truth mask
+_DATASET_ONLY = ('MaskBackgroundUnits', )
+# type names containing one of these set the image size (Resize, ResizeEdge, RandomResize,
+# CenterCrop, RandomResizedCrop, ...); a test pipeline with none leaves sizing to the inferencer
+_SIZING = ('Resize', 'Crop')
+_READABLE = 'an image file OpenCV decodes (.jpg, .png, .bmp, .tif, .webp, ...)'
 
 
 def _type_name(step: dict) -> str:
     t = step.get('type', '')
     return (t if isinstance(t, str) else getattr(t, '__name__', str(t))).split('.')[-1]
+
+
+def _dataset_only(name: str) -> bool:
+    return (name.startswith('Load') and name != 'LoadImageFromFile') or name in _DATASET_ONLY
 
 
 def _read_checkpoint(path: str) -> dict:
@@ -85,6 +110,8 @@ class SVIPInferencer:
         cfg: the config.
         dataset_meta: the checkpoint's dataset metainfo (empty dict if none).
         attribute_names: the ``K`` attribute names.
+        input_size: ``(H, W)`` every image is brought to: the backbone's ``img_size`` square.
+        pipeline_description: the preprocessing steps, as error messages name them.
     """
 
     def __init__(self, config: Union[str, Config], checkpoint: str, device: str = 'cpu',
@@ -107,7 +134,7 @@ class SVIPInferencer:
                                            self.num_attributes, 'attribute')
         self._model_table = self._table_from_model(class_names)
         self._table = self._model_table
-        self._pipeline_for_paths, self._pipeline_for_arrays = self._build_pipelines(cfg)
+        self._build_pipelines(cfg)
 
     # ------------------------------------------------------------ construction
     def _build_model(self, cfg: Config, state: Dict[str, torch.Tensor], word_vectors,
@@ -179,20 +206,48 @@ class SVIPInferencer:
         return ClassTable(names, head.class_attributes.detach().float().cpu().clone(),
                           (~head.seen_mask).cpu().numpy(), 'checkpoint')
 
-    @staticmethod
-    def _build_pipelines(cfg: Config):
+    def _build_pipelines(self, cfg: Config) -> None:
+        """Build the image loader, the config's test steps, the fallback resize and the packer
+        (see the module docstring); sets :attr:`input_size` ``(H, W)``."""
+        img_size = getattr(self.model.backbone, 'img_size', None)
+        if not isinstance(img_size, int) or img_size < 1:
+            raise TypeError(f'the backbone {type(self.model.backbone).__name__} has no integer '
+                            f'img_size (got {img_size!r}); the inferencer needs the model\'s '
+                            'input size')
+        self.input_size = (img_size, img_size)
         loader = cfg.get('test_dataloader') or {}
         steps = ((loader.get('dataset') or {}).get('pipeline') if loader else None) or \
             cfg.get('test_pipeline')
         if not steps:
             raise ValueError('the config has no test pipeline (test_dataloader.dataset.pipeline '
                              'or test_pipeline)')
-        steps = [dict(s) for s in steps if _type_name(s) not in _DATASET_ONLY]
+        steps = [dict(s) for s in steps if not _dataset_only(_type_name(s))]
         if _type_name(steps[0]) != 'LoadImageFromFile':
             raise ValueError(f'the test pipeline starts with {_type_name(steps[0])!r}; expected '
                              'LoadImageFromFile')
-        built = [TRANSFORMS.build(s) for s in steps]
-        return built, built[1:]
+        load, steps = steps[0], steps[1:]
+        pack = dict(type='PackInputs')
+        if steps and _type_name(steps[-1]).startswith('Pack'):
+            pack = steps.pop()
+        if 'algorithm_keys' in pack:
+            pack['algorithm_keys'] = []  # dataset fields (is_unseen, gt_fg_mask): none here
+        names = [_type_name(s) for s in steps]
+        self._load = TRANSFORMS.build(load)
+        self._steps = [TRANSFORMS.build(s) for s in steps]
+        self._pack = TRANSFORMS.build(pack)
+        self._fit = None
+        if not any(key in n for n in names for key in _SIZING):
+            # no sizing in the config (images stored at the model's size): short edge to
+            # img_size, then the central square, as the real-dataset test pipelines do. 'area'
+            # averages the pixels a shrunk one covers (bilinear would alias on large photos).
+            self._fit = {
+                mode: [TRANSFORMS.build(dict(type='ResizeEdge', scale=img_size, edge='short',
+                                             interpolation=interp)),
+                       TRANSFORMS.build(dict(type='CenterCrop', crop_size=img_size))]
+                for mode, interp in (('shrink', 'area'), ('enlarge', 'bicubic'))}
+            names += [f'ResizeEdge(short edge {img_size}) + CenterCrop({img_size}), added '
+                      'because the config\'s test pipeline has no resize']
+        self.pipeline_description = ' -> '.join(names) if names else '(no steps)'
 
     # ------------------------------------------------------------ class table
     @property
@@ -243,45 +298,82 @@ class SVIPInferencer:
         self._table = self._model_table
 
     # ------------------------------------------------------------ preprocessing
-    def _prepare(self, item: ImageInput) -> dict:
-        """One image -> the packed pipeline output (``inputs`` [3, H, W], ``data_samples``)."""
+    def _prepare(self, item: ImageInput, name: str) -> dict:
+        """One image -> the packed pipeline output: ``inputs`` uint8 ``[3, H, W]`` with
+        ``(H, W)`` = :attr:`input_size`, ``data_samples``. ``name`` names the image in errors.
+
+        Raises:
+            FileNotFoundError: a missing file. TypeError: neither a path nor an array.
+            ValueError: an unreadable file, a wrong array shape, an image without pixels, a
+                failing pipeline step or a result that is not the model's input size.
+        """
         if isinstance(item, (str, os.PathLike)):
             path = os.fspath(item)
             if not osp.isfile(path):
                 raise FileNotFoundError(f'image not found: {path!r}')
-            results = dict(img_path=path)
-            steps = self._pipeline_for_paths
+            try:
+                results = self._load(dict(img_path=path))
+            except Exception as err:  # cv2 / PIL / mmcv raise many types on a bad file
+                raise ValueError(f'{name} could not be read as an image ({err}); expected '
+                                 f'{_READABLE}') from err
+            if results is None:  # LoadImageFromFile(ignore_empty=True) on a bad file
+                raise ValueError(f'{name} could not be read as an image; expected {_READABLE}')
         elif isinstance(item, np.ndarray):
             img = item
             if img.ndim == 2:
                 img = np.repeat(img[..., None], 3, axis=-1)
             if img.ndim != 3 or img.shape[-1] != 3:
-                raise ValueError(f'an image array must be [H, W, 3] (BGR, as mmcv.imread '
-                                 f'returns) or [H, W]; got shape {item.shape}')
+                raise ValueError(f'{name} must be [H, W, 3] (BGR, as mmcv.imread returns) or '
+                                 f'[H, W]; got shape {item.shape}')
             results = dict(img=img, img_shape=img.shape[:2], ori_shape=img.shape[:2])
-            steps = self._pipeline_for_arrays
         else:
             raise TypeError(f'an image must be a file path or a numpy array, got '
                             f'{type(item).__name__}')
-        try:
-            for step in steps:
-                results = step(results)
-                if results is None:
-                    raise ValueError(f'the test pipeline step {step!r} dropped the image')
-        except (OSError, ValueError, AssertionError, AttributeError, TypeError) as err:
-            where = results.get('img_path') if isinstance(results, dict) else None
-            raise ValueError(f'could not preprocess {where or "the image array"}: {err}') \
-                from err
-        return results
+        h, w = results['img'].shape[:2]
+        if h == 0 or w == 0:
+            raise ValueError(f'{name} is {h}x{w} pixels; expected an image of at least 1x1 '
+                             'pixels')
+        steps = list(self._steps)
+        if self._fit is not None:
+            steps += self._fit['shrink' if min(h, w) >= self.input_size[0] else 'enlarge']
+        for step in steps:
+            try:
+                out = step(results)
+            except Exception as err:  # a config step: any error means this image is unusable
+                raise ValueError(
+                    f'{name} ({h}x{w} pixels): the test pipeline step {type(step).__name__} '
+                    f'failed ({type(err).__name__}: {err}); expected the pipeline '
+                    f'{self.pipeline_description} to bring it to the model\'s input size '
+                    f'{self.input_size[0]}x{self.input_size[1]}') from err
+            if out is None:
+                raise ValueError(f'{name} ({h}x{w} pixels): the test pipeline step '
+                                 f'{type(step).__name__} dropped the image')
+            results = out
+        size = tuple(results['img'].shape[:2])
+        if size != self.input_size:
+            raise ValueError(
+                f'{name} ({h}x{w} pixels) is {size[0]}x{size[1]} after the config\'s test '
+                f'pipeline ({self.pipeline_description}); the model takes '
+                f'{self.input_size[0]}x{self.input_size[1]} (backbone img_size): expected a '
+                'test pipeline that brings every image to that size, e.g. ResizeEdge + '
+                'CenterCrop, or none (then the inferencer resizes)')
+        packed = self._pack(results)
+        packed['ori_shape'] = (int(h), int(w))  # whatever meta_keys the config's packer keeps
+        return packed
 
-    def preprocess(self, inputs: Sequence[ImageInput]) -> Dict[str, object]:
-        """Images -> ``dict(inputs=[B, 3, H, W] on the device, raw=[list of packed uint8
-        [3, H, W]], img_paths=[...])`` through the test pipeline and the data preprocessor."""
-        packed = [self._prepare(item) for item in inputs]
+    def preprocess(self, inputs: Sequence[ImageInput], start: int = 0) -> Dict[str, object]:
+        """Images -> ``dict(inputs=[B, 3, H, W] float on the device, raw=[B uint8 [3, H, W]],
+        img_paths=[B path or None], ori_shapes=[B (h, w)])`` through the test pipeline (to
+        ``(H, W)`` = :attr:`input_size`) and the data preprocessor; ``start`` is the index of
+        ``inputs[0]`` among all the images, to name arrays in errors."""
+        names = [repr(os.fspath(item)) if isinstance(item, (str, os.PathLike)) else
+                 f'image array #{start + i}' for i, item in enumerate(inputs)]
+        packed = [self._prepare(item, name) for item, name in zip(inputs, names)]
         raw = [p['inputs'] for p in packed]
         batch = self.model.data_preprocessor(dict(inputs=list(raw)), False)['inputs']
         paths = [os.fspath(i) if isinstance(i, (str, os.PathLike)) else None for i in inputs]
-        return dict(inputs=batch, raw=raw, img_paths=paths)
+        shapes = [p['ori_shape'] for p in packed]
+        return dict(inputs=batch, raw=raw, img_paths=paths, ori_shapes=shapes)
 
     # ------------------------------------------------------------ inference
     def class_scores(self, attributes: torch.Tensor) -> torch.Tensor:
@@ -301,7 +393,9 @@ class SVIPInferencer:
     def __call__(self, inputs: Union[ImageInput, Sequence[ImageInput]],
                  topk: Optional[int] = None, top_attributes: Optional[int] = None,
                  batch_size: int = 8) -> List[dict]:
-        """Predict for one image or a list of images (paths, or ``[H, W, 3]`` BGR arrays).
+        """Predict for one image or a list of images (paths, or ``[H, W, 3]`` BGR arrays) of
+        any size; each is brought to the model's input size :attr:`input_size` first (see the
+        module docstring).
 
         Args:
             topk: classes to list (default: 5, or all when the table has fewer); a ``topk``
@@ -312,18 +406,21 @@ class SVIPInferencer:
         Returns:
             one dict per image:
 
-            - ``img_path`` (None for arrays);
+            - ``img_path`` (None for arrays); ``ori_shape``: the image's ``(h, w)``;
+              ``input_shape``: the model input's ``(H, W)`` (:attr:`input_size`);
             - ``pred_label``, ``pred_class``, ``pred_score``, ``pred_unseen``: the top class;
             - ``topk``: ``topk`` dicts ``rank, label, class_name, score, unseen``, best first;
             - ``attributes``: ``top_attributes`` dicts ``index, name, score``, best first;
             - ``keep_mask``: bool ``[U]`` units kept by the selector (raster order over
               ``unit_grid``); the others received the context token;
-            - ``unit_grid``: ``(rows, cols)``; ``selector_prob``: ``[U]``;
+            - ``unit_grid``: the model's unit grid ``(rows, cols)`` = input size / (patch size
+              x unit size), e.g. ``(8, 8)`` for the default config; ``selector_prob``: ``[U]``;
             - ``class_scores``: ``[C]`` over the current table; ``attribute_scores``: ``[K]``.
 
         Raises:
             FileNotFoundError: a missing image; ValueError: ``topk`` / ``top_attributes``
-            outside 1..C / 1..K, an unreadable image; RuntimeError: no class table.
+            outside 1..C / 1..K, an image that cannot be read or brought to the input size
+            (the message names it); RuntimeError: no class table.
         """
         if isinstance(inputs, (str, os.PathLike, np.ndarray)):
             inputs = [inputs]
@@ -344,7 +441,7 @@ class SVIPInferencer:
         results = []
         for start in range(0, len(inputs), batch_size):
             chunk = inputs[start:start + batch_size]
-            batch = self.preprocess(chunk)
+            batch = self.preprocess(chunk, start)
             with torch.no_grad():
                 attributes, keep, details = self.model.infer(batch['inputs'], with_details=True)
                 scores = self.class_scores(attributes)
@@ -352,9 +449,12 @@ class SVIPInferencer:
                     batch['inputs'].shape[-1] // self.model.backbone.patch_size)
             unit_grid = check_unit_grid(grid, self.model.head.unit_size)
             for i, path in enumerate(batch['img_paths']):
-                results.append(self._result(path, scores[i], attributes[i], keep[i],
-                                            details['selector_prob'][i], unit_grid,
-                                            int(topk), int(top_attributes)))
+                result = self._result(path, scores[i], attributes[i], keep[i],
+                                      details['selector_prob'][i], unit_grid, int(topk),
+                                      int(top_attributes))
+                result.update(ori_shape=batch['ori_shapes'][i],
+                              input_shape=tuple(batch['inputs'].shape[-2:]))
+                results.append(result)
         return results
 
     def _result(self, path, scores, attributes, keep, selector_prob, unit_grid, topk,
@@ -377,8 +477,13 @@ class SVIPInferencer:
 
     # ------------------------------------------------------------ figures
     def analyse(self, image: ImageInput):
-        """:func:`~svip_mm.visualization.analyse_image` of one image, with the class scores,
-        names and unseen flags of the current class table."""
+        """:func:`~svip_mm.visualization.analyse_image` of one image (brought to
+        :attr:`input_size`), with the class scores, names and unseen flags of the current
+        class table."""
+        return self._analyse(image)[0]
+
+    def _analyse(self, image: ImageInput):
+        """:meth:`analyse` and the image's original ``(h, w)``."""
         from ..visualization import analyse_image, input_to_display
         batch = self.preprocess([image])
         pre = self.model.data_preprocessor
@@ -391,22 +496,54 @@ class SVIPInferencer:
             analysis.class_scores = self.class_scores(attributes)[0].numpy()
             analysis.class_names = list(self._table.names)
             analysis.unseen = self._table.unseen.copy()
-        return analysis
+        return analysis, batch['ori_shapes'][0]
+
+    def _mask_to_input(self, mask, ori_shape, name: str) -> np.ndarray:
+        """A foreground mask of the original image -> uint8 ``[H, W]`` (0..255) aligned with
+        the model input: resized to the image's ``(h, w)`` if needed, then through the same
+        resize / crop steps as the image (as a grey 3-channel image)."""
+        m = np.asarray(mask)
+        if m.ndim == 3:  # a mask image read with its channels
+            m = m[..., 0]
+        if m.ndim != 2 or m.size == 0:
+            raise ValueError(f'the mask {name} has shape {np.shape(mask)}; expected an [h, w] '
+                             'foreground mask')
+        m = m.astype(np.float32)
+        if m.max() <= 1:  # bool or 0..1
+            m = m * 255
+        m = np.clip(m, 0, 255).astype(np.uint8)
+        if m.shape != tuple(ori_shape):  # a mask at another resolution covers the whole image
+            m = mmcv.imresize(m, (ori_shape[1], ori_shape[0]), interpolation='nearest')
+        packed = self._prepare(np.repeat(m[..., None], 3, axis=-1), f'the mask {name}')
+        return packed['inputs'][0].numpy()
 
     def visualize(self, image: ImageInput, gt_mask=None, top_attributes: int = 4,
                   title: Optional[str] = None):
-        """The one-image summary figure (:func:`~svip_mm.visualization.plot_image_summary`).
+        """The one-image summary figure (:func:`~svip_mm.visualization.plot_image_summary`)
+        of the image brought to :attr:`input_size`, on the model's unit grid.
 
         Args:
-            gt_mask: optional foreground mask: an ``[h, w]`` array or a mask image path.
+            gt_mask: optional foreground mask of the image: an ``[h, w]`` array (bool, 0..1 or
+                0..255) or a mask image path; it is resized and cropped as the image is.
         """
         from ..visualization import plot_image_summary, prediction_title
+        mask_name = 'array'
         if isinstance(gt_mask, (str, os.PathLike)):
-            path = os.fspath(gt_mask)
-            if not osp.isfile(path):
-                raise FileNotFoundError(f'mask not found: {path!r}')
-            gt_mask = mmcv.imread(path, flag='unchanged')
-        analysis = self.analyse(image)
+            mask_name = repr(os.fspath(gt_mask))
+            if not osp.isfile(os.fspath(gt_mask)):
+                raise FileNotFoundError(f'mask not found: {mask_name}')
+            try:
+                read = mmcv.imread(os.fspath(gt_mask), flag='unchanged')
+            except Exception as err:  # cv2 / PIL raise many types on a bad file
+                raise ValueError(f'the mask {mask_name} could not be read as an image ({err}); '
+                                 f'expected {_READABLE}') from err
+            if read is None:
+                raise ValueError(f'the mask {mask_name} could not be read as an image; '
+                                 f'expected {_READABLE}')
+            gt_mask = read
+        analysis, ori_shape = self._analyse(image)
+        if gt_mask is not None:
+            gt_mask = self._mask_to_input(gt_mask, ori_shape, mask_name)
         name = osp.basename(os.fspath(image)) if isinstance(image, (str, os.PathLike)) else None
         return plot_image_summary(analysis, gt_mask, top_attributes,
                                   title if title is not None else
