@@ -5,6 +5,8 @@ class/split logic runs at full size, since it does not render anything.
 """
 import importlib.util
 import json
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -249,7 +251,7 @@ def test_clutter_switch_keeps_classes_and_split(tiny):
     assert {k for k in a if a[k] != b[k]} == {'clutter'}
 
 
-def test_ensure_reuses_regenerates_and_refuses(tmp_path):
+def test_ensure_reuses_refuses_and_regenerates_on_request(tmp_path):
     small = dict(TINY, images_per_class=2, test_seen_fraction=0.5)
     out = tmp_path / 'ds'
     ensure_synthetic_zsl(out, **small)
@@ -257,19 +259,20 @@ def test_ensure_reuses_regenerates_and_refuses(tmp_path):
     stamp = marker.stat().st_mtime_ns
     assert ensure_synthetic_zsl(out, **small) == out.absolute()
     assert marker.stat().st_mtime_ns == stamp                       # reused, not rewritten
+    assert ensure_synthetic_zsl(out) == out.absolute()              # nothing given: read as is
+    assert marker.stat().st_mtime_ns == stamp
 
-    with pytest.raises(FileExistsError, match='seed'):
-        ensure_synthetic_zsl(out, seed=5, on_mismatch='raise', **small)
-    ensure_synthetic_zsl(out, seed=5, **small)                      # regenerated cleanly
+    # other parameters: refused by default (the differences named), replaced only on request
+    with pytest.raises(FileExistsError, match=r'seed: recorded 0, requested 5'):
+        ensure_synthetic_zsl(out, seed=5, **small)
+    assert marker.stat().st_mtime_ns == stamp
+    out.chmod(0o750)
+    ensure_synthetic_zsl(out, seed=5, on_mismatch='regenerate', **small)
     assert load_synthetic_meta(out)['params']['seed'] == 5
     assert len(list((out / 'images').rglob('*.png'))) == 80
-
-    victim = next((out / 'masks').rglob('*.png'))                   # incomplete -> regenerate
-    victim.unlink()
-    with pytest.raises(FileExistsError, match='incomplete'):
-        ensure_synthetic_zsl(out, seed=5, on_mismatch='raise', **small)
-    ensure_synthetic_zsl(out, seed=5, **small)
-    assert victim.is_file()
+    assert out.stat().st_mode & 0o777 == 0o750                      # a replaced folder's mode
+    with pytest.raises(ValueError, match="on_mismatch='replace'"):
+        ensure_synthetic_zsl(out, on_mismatch='replace')
 
     foreign = tmp_path / 'foreign'
     foreign.mkdir()
@@ -279,6 +282,122 @@ def test_ensure_reuses_regenerates_and_refuses(tmp_path):
             fn(foreign, **small)
     assert (foreign / 'keep.txt').read_text() == 'user data'
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith('.')] == []  # no temp left
+
+
+def test_new_folder_gets_the_umask_permissions(tmp_path):
+    """Not the 0700 of tempfile.mkdtemp: the dataset is shared like any other data."""
+    old = os.umask(0o027)
+    try:
+        out = generate_synthetic_zsl(tmp_path / 'ds', **dict(TINY, images_per_class=2,
+                                                             test_seen_fraction=0.5))
+    finally:
+        os.umask(old)
+    assert out.stat().st_mode & 0o777 == 0o750
+    assert (out / 'images').stat().st_mode & 0o777 == 0o750
+    assert (out / META_FILE).stat().st_mode & 0o777 == 0o640
+
+
+def test_missing_files_restored_identically(tiny, tmp_path):
+    """Deleted images, masks, a whole class and the tables come back byte-identical; nothing
+    else in the folder is touched."""
+    clutter, _ = tiny
+    out = tmp_path / 'copy'
+    shutil.copytree(clutter, out)
+    (out / 'notes.txt').write_text('user data')
+    classes = sorted(p.name for p in (out / 'images').iterdir())
+    lost = [f'images/{classes[0]}/img_00002.png', f'masks/{classes[1]}/img_00005.png',
+            'att_splits.mat', 'res101.mat', ATTRIBUTES_FILE, 'class_attributes.json']
+    for rel in lost:
+        (out / rel).unlink()
+    shutil.rmtree(out / 'masks' / classes[2])
+    lost += [f'masks/{classes[2]}/img_{k:05d}.png' for k in range(1, 6)]
+    kept = out / 'images' / classes[0] / 'img_00001.png'
+    stamp, meta_stamp = kept.stat().st_mtime_ns, (out / META_FILE).stat().st_mtime_ns
+
+    assert ensure_synthetic_zsl(out) == out.absolute()
+    for rel in lost:
+        assert (out / rel).read_bytes() == (clutter / rel).read_bytes(), rel
+    assert _files(out) == sorted(_files(clutter) + [Path('notes.txt')])
+    assert (out / 'notes.txt').read_text() == 'user data'
+    assert kept.stat().st_mtime_ns == stamp                          # present files untouched
+    assert (out / META_FILE).stat().st_mtime_ns == meta_stamp
+    assert [p.name for p in tmp_path.rglob('.*')] == []               # no temporary files
+
+
+def test_other_parameters_are_refused_not_replaced(tiny, tmp_path):
+    clutter, _ = tiny
+    out = tmp_path / 'copy'
+    shutil.copytree(clutter, out)
+    before = {rel: (out / rel).read_bytes() for rel in _files(out)}
+
+    ensure_synthetic_zsl(out, image_size=32, preset='default', seed=0)   # agrees: used
+    with pytest.raises(FileExistsError) as err:
+        ensure_synthetic_zsl(out, images_per_class=64, supersample=4, seed=0, clutter=True)
+    msg = str(err.value)
+    assert str(out) in msg
+    assert 'images_per_class: recorded 5, requested 64' in msg
+    assert 'supersample: recorded 2, requested 4' in msg
+    assert 'seed:' not in msg and 'clutter:' not in msg                  # these agree
+    assert "on_mismatch='regenerate'" in msg and '--overwrite' in msg
+    with pytest.raises(FileExistsError, match="preset: recorded 'default', requested 'large'"):
+        ensure_synthetic_zsl(out, preset='large')
+    with pytest.raises(ValueError, match='nonsense'):
+        ensure_synthetic_zsl(out, nonsense=1)
+
+    meta = json.loads((out / META_FILE).read_text())
+    meta['params']['format_version'] = 1
+    (out / META_FILE).write_text(json.dumps(meta))
+    before[Path(META_FILE)] = (out / META_FILE).read_bytes()
+    with pytest.raises(FileExistsError, match='format version 1.*writes version 2'):
+        ensure_synthetic_zsl(out)
+    assert {rel: (out / rel).read_bytes() for rel in _files(out)} == before
+
+
+def test_regenerate_refuses_foreign_files(tiny, tmp_path):
+    clutter, _ = tiny
+    out = tmp_path / 'copy'
+    shutil.copytree(clutter, out)
+    (out / 'attribute_glove50.npy').write_bytes(b'vectors of the old attribute names')
+    (out / 'images' / 'mine').mkdir()
+    with pytest.raises(FileExistsError) as err:
+        ensure_synthetic_zsl(out, seed=1, on_mismatch='regenerate', **TINY)
+    assert 'attribute_glove50.npy' in str(err.value) and 'images/mine/' in str(err.value)
+    with pytest.raises(FileExistsError, match='attribute_glove50.npy'):
+        generate_synthetic_zsl(out, **TINY)
+    assert _files(out) == sorted(_files(clutter) + [Path('attribute_glove50.npy')])
+    assert load_synthetic_meta(out)['params']['seed'] == 0
+
+
+def test_train_test_data_preparation_keeps_user_files(tmp_path):
+    """What tools/train.py and tools/test.py run first: a deleted image is written again, a
+    user's file in the folder survives, a dataset made with other parameters is used as it is
+    by a config that does not give them and refused by one that does."""
+    from mmengine.config import Config
+
+    from svip_mm.engine import prepare_data
+
+    root = tmp_path / 'synthetic'
+    small = dict(images_per_class=2, test_seen_fraction=0.5, supersample=2, feature_dim=4)
+
+    def cfg(**dataset):
+        return Config(dict(data_preparation=[dict(type='synthetic_zsl')],
+                           train_dataloader=dict(dataset=dict(type='ZSLSynthetic',
+                                                              data_root=str(root), **dataset))))
+
+    prepare_data(cfg(image_size=32, generator_overrides=small))
+    assert root.stat().st_mode & 0o777 != 0o700
+    victim = next((root / 'images').rglob('*.png'))
+    original = victim.read_bytes()
+    victim.unlink()
+    (root / 'notes.txt').write_text('user data')
+    prepare_data(cfg())                          # the default config: no generator parameters
+    assert victim.read_bytes() == original
+    assert (root / 'notes.txt').read_text() == 'user data'
+    assert load_synthetic_meta(root)['params']['images_per_class'] == 2
+    with pytest.raises(FileExistsError, match='image_size: recorded 32, requested 64'):
+        prepare_data(cfg(image_size=64))
+    assert (root / 'notes.txt').read_text() == 'user data'
+    assert load_synthetic_meta(root)['params']['image_size'] == 32
 
 
 @pytest.mark.parametrize('kwargs,match', [
@@ -319,6 +438,20 @@ def test_cli(tmp_path, capsys):
     assert meta['params']['clutter'] is False and meta['params']['images_per_class'] == 2
     assert tool.main(['--out', str(out), '--set', 'nonsense=1']) == 2
     assert 'nonsense' in capsys.readouterr().err
+
+    # the command line describes the whole dataset: other values are refused, not replaced
+    stamp = (out / META_FILE).stat().st_mtime_ns
+    assert tool.main(args[:-4] + ['--workers', '1']) == 2       # supersample at its default
+    err = capsys.readouterr().err
+    assert 'supersample: recorded 2, requested 4' in err and '--overwrite' in err
+    assert (out / META_FILE).stat().st_mtime_ns == stamp
+    (out / 'notes.txt').write_text('user data')
+    other = args + ['--seed', '1']
+    assert tool.main(other + ['--overwrite']) == 2               # a foreign file: refused
+    assert 'notes.txt' in capsys.readouterr().err
+    (out / 'notes.txt').unlink()
+    assert tool.main(other + ['--overwrite']) == 0
+    assert load_synthetic_meta(out)['params']['seed'] == 1
 
 
 # ----------------------------------------------------------------------------------------------

@@ -8,8 +8,13 @@ Examples::
     python tools/make_synthetic_zsl.py --preset large --out data/synthetic_zsl_large
     python tools/make_synthetic_zsl.py --set images_per_class=8 --set n_unseen=5
 
-An existing dataset with the same parameters is kept (use ``--force`` to rewrite it); one with
-other parameters is replaced. See :mod:`svip_mm.datasets.synthetic_zsl` for the layout.
+The command line describes the whole dataset (options not given: the preset's values). An
+existing dataset with the same parameters is kept, and any of its files that are missing are
+written again (identical: generation is deterministic). A dataset with other parameters is
+refused with an error listing them, unless ``--overwrite`` is given; ``--force`` rewrites even
+an identical one. Either replaces only the generator's own files and refuses a folder that also
+holds other files (e.g. word vectors extracted from the attribute names), naming them. See
+:mod:`svip_mm.datasets.synthetic_zsl` for the layout.
 """
 import argparse
 import json
@@ -22,7 +27,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from svip_mm.datasets.synthetic_zsl import (PRESETS, ensure_synthetic_zsl,  # noqa: E402
-                                            generate_synthetic_zsl, load_synthetic_meta)
+                                            generate_synthetic_zsl, load_synthetic_meta,
+                                            resolve_params)
 
 
 def parse_override(text: str):
@@ -52,20 +58,30 @@ def main(argv=None) -> int:
                              f"keys: {', '.join(sorted(PRESETS['default']))}")
     parser.add_argument('--workers', type=int, default=min(2, os.cpu_count() or 1),
                         help='rendering processes (the output does not depend on it)')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace a dataset made with other parameters (only the '
+                             "generator's files; refused if the folder holds other files)")
     parser.add_argument('--force', action='store_true',
-                        help='regenerate even if an identical dataset is already there')
+                        help='regenerate even if an identical dataset is already there '
+                             '(implies --overwrite)')
     args = parser.parse_args(argv)
 
     overrides = dict(args.overrides)
     if args.images_per_class is not None:
         overrides['images_per_class'] = args.images_per_class
-    kwargs = dict(preset=args.preset, seed=args.seed, image_size=args.image_size,
-                  clutter=not args.no_clutter, workers=args.workers, **overrides)
     t0 = time.time()
     try:
-        make = generate_synthetic_zsl if args.force else ensure_synthetic_zsl
-        out = make(args.out, **kwargs)
-    except (ValueError, FileExistsError, RuntimeError) as err:
+        # every parameter given, so that an existing dataset must match all of them
+        params = resolve_params(args.preset, args.seed, args.image_size, not args.no_clutter,
+                                **overrides)
+        params.pop('format_version')
+        if args.force:
+            out = generate_synthetic_zsl(args.out, workers=args.workers, **params)
+        else:
+            out = ensure_synthetic_zsl(args.out, workers=args.workers,
+                                       on_mismatch='regenerate' if args.overwrite else 'raise',
+                                       **params)
+    except (ValueError, OSError, RuntimeError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
     meta = load_synthetic_meta(out)

@@ -1,9 +1,11 @@
 """``ZSLSynthetic``: the synthetic ZSL dataset, generated on first use, read as xlsa17.
 
-The data is written by :func:`svip_mm.datasets.synthetic_zsl.ensure_synthetic_zsl` (nothing is
-written when the folder already holds the dataset for the same parameters) and then read by the
-generic :class:`~svip_mm.datasets.xlsa17.ZSLXlsa17Dataset`, so the default job goes through the
-same loading path as CUB, AwA2 and SUN. Each data info additionally carries ``fg_mask_path``,
+The data is written by :func:`svip_mm.datasets.synthetic_zsl.ensure_synthetic_zsl` when the
+folder is absent (a dataset already there is read as it is, files missing from it are written
+again, and one made with other parameters than the config gives is refused, never replaced
+unless ``on_mismatch='regenerate'``) and then read by the generic
+:class:`~svip_mm.datasets.xlsa17.ZSLXlsa17Dataset`, so the default job goes through the same
+loading path as CUB, AwA2 and SUN. Each data info additionally carries ``fg_mask_path``,
 the ground-truth foreground mask of the image (an 'L' PNG, 255 = object), for measuring patch
 selection.
 
@@ -26,18 +28,19 @@ from .xlsa17 import ZSLXlsa17Dataset
 __all__ = ['ZSLSynthetic', 'default_synthetic_root']
 
 
-def default_synthetic_root(preset: str = 'default', seed: int = 0, clutter: bool = True) -> str:
+def default_synthetic_root(preset: Optional[str] = 'default', seed: Optional[int] = 0,
+                           clutter: Optional[bool] = True) -> str:
     """The folder used when no ``data_root`` is given, distinct per variant.
 
-    ``data/synthetic_zsl`` for the default preset, seed 0 and clutter; otherwise suffixed, e.g.
-    ``data/synthetic_zsl_large_seed3_clean``.
+    ``data/synthetic_zsl`` for the default preset, seed 0 and clutter (None counts as the
+    default); otherwise suffixed, e.g. ``data/synthetic_zsl_large_seed3_clean``.
     """
     name = 'data/synthetic_zsl'
-    if preset != 'default':
+    if preset not in (None, 'default'):
         name += f'_{preset}'
-    if seed != 0:
+    if seed not in (None, 0):
         name += f'_seed{seed}'
-    if not clutter:
+    if clutter is False:
         name += '_clean'
     return name
 
@@ -47,15 +50,22 @@ class ZSLSynthetic(ZSLXlsa17Dataset):
     """The synthetic ZSL dataset of :mod:`svip_mm.datasets.synthetic_zsl`, made if absent.
 
     Args:
-        data_root: where the dataset lives (generated there if absent or generated with other
-            parameters). ``None``: :func:`default_synthetic_root` of the variant.
+        data_root: where the dataset lives (generated there if absent). ``None``:
+            :func:`default_synthetic_root` of the variant.
         split: as in :class:`ZSLXlsa17Dataset` (``trainval``, ``train``, ``val``,
             ``test_seen``, ``test_unseen``, ``test``).
         preset, seed, image_size, clutter: the generator's parameters (see
-            :func:`~svip_mm.datasets.synthetic_zsl.generate_synthetic_zsl`).
-        generator_overrides: further generator parameters, e.g. ``dict(images_per_class=16)``.
-        on_mismatch: ``'regenerate'`` (default) replaces a dataset generated with other
-            parameters; ``'raise'`` refuses to.
+            :func:`~svip_mm.datasets.synthetic_zsl.generate_synthetic_zsl`); None (default):
+            not given, i.e. whatever the folder's dataset records, or the preset default
+            (``'default'``, 0, 64, True) when it is generated.
+        generator_overrides: further generator parameters, e.g. ``dict(images_per_class=16)``;
+            likewise only these are checked against an existing dataset.
+        on_mismatch: ``'raise'`` (default): a dataset in ``data_root`` that differs from a
+            given parameter is refused with :class:`FileExistsError` listing the differences
+            (it is never replaced). ``'regenerate'``: it is replaced by the dataset of the
+            given parameters, the others at their defaults; only the generator's own files
+            are deleted, and a folder holding other files is refused. See
+            :func:`~svip_mm.datasets.synthetic_zsl.ensure_synthetic_zsl`.
         workers: rendering processes when generating.
         mask_prefix: the mask folder under ``data_root`` (mirrors the image folder).
         expected_counts: ``'default'`` checks the files against the counts recorded by the
@@ -70,12 +80,12 @@ class ZSLSynthetic(ZSLXlsa17Dataset):
     def __init__(self,
                  data_root: Optional[str] = None,
                  split: str = 'trainval',
-                 preset: str = 'default',
-                 seed: int = 0,
-                 image_size: int = 64,
-                 clutter: bool = True,
+                 preset: Optional[str] = None,
+                 seed: Optional[int] = None,
+                 image_size: Optional[int] = None,
+                 clutter: Optional[bool] = None,
                  generator_overrides: Optional[Dict[str, Any]] = None,
-                 on_mismatch: str = 'regenerate',
+                 on_mismatch: str = 'raise',
                  workers: int = 1,
                  mask_prefix: str = 'masks',
                  expected_counts: Union[str, dict, None] = 'default',

@@ -71,16 +71,20 @@ Everything is deterministic given the parameters: the same seed gives byte-ident
 masks and ``.mat`` files (the MAT header's free-text creation date is replaced by a fixed text).
 """
 import colorsys
+import functools
 import hashlib
 import itertools
 import json
+import logging
 import math
 import os
+import re
+import secrets
 import shutil
-import tempfile
+import stat
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw
@@ -90,9 +94,12 @@ __all__ = [
     'resolve_params', 'load_synthetic_meta', 'split_report', 'render_sample', 'group_names',
 ]
 
-#: Bumped whenever the rendering or the file layout changes, so cached datasets regenerate.
+#: Bumped whenever the rendering or the file layout changes, so that a dataset written by
+#: another version is recognised (:func:`ensure_synthetic_zsl` refuses it unless asked to
+#: regenerate).
 FORMAT_VERSION = 2
-#: The parameter/marker file; its presence marks a directory as a complete synthetic dataset.
+#: The parameter/marker file, written last; its presence marks a directory as a synthetic
+#: dataset written by the generator.
 META_FILE = 'synthetic_zsl.json'
 CLASS_TABLE_FILE = 'class_attributes.json'
 ATTRIBUTES_FILE = 'attributes/attributes.txt'
@@ -838,13 +845,43 @@ def render_sample(attributes: Dict[str, str], params: Dict[str, Any],
 # --------------------------------------------------------------------------------------------
 # Writing
 # --------------------------------------------------------------------------------------------
+#: The generator's files outside ``images/`` and ``masks/`` (:data:`META_FILE` is written last).
+_TOP_FILES = ('res101.mat', 'att_splits.mat', ATTRIBUTES_FILE, 'classes.txt', CLASS_TABLE_FILE,
+              META_FILE)
+#: The generator's image/mask files and folders, by name (for datasets of another format
+#: version, whose exact file list the current code cannot compute).
+_OWN_FILE_RE = re.compile(r'(images|masks)/[^/]+/img_\d{5}\.png')
+_OWN_DIR_RE = re.compile(r'(images|masks)(/[^/]+)?|attributes')
+
+_log = logging.getLogger(__name__)
+
+
+def _write(path: Path, write: Callable[[Path], Any], atomic: bool) -> None:
+    """``write(path)``; with ``atomic``, into a hidden sibling that then replaces ``path``, so
+    that a reader of a dataset in use never sees a half-written file. The sibling keeps the
+    suffix: PIL and scipy choose the format by it."""
+    if not atomic:
+        write(path)
+        return
+    tmp = path.with_name(f'.{path.stem}.{os.getpid()}-{secrets.token_hex(4)}.tmp{path.suffix}')
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def _render_class(args) -> None:
-    """Worker: render and write every image and mask of one class."""
-    root, p, cls, files = args
-    for k, rel in files:
+    """Worker: render the listed images of one class; write the image and/or the mask."""
+    root, p, cls, files, atomic = args
+    for k, rel, parts in files:
         img, mask = render_sample(cls['attributes'], p, (cls['id'], k))
-        Image.fromarray(img, 'RGB').save(root / 'images' / rel)
-        Image.fromarray(mask.astype(np.uint8) * 255, 'L').save(root / 'masks' / rel)
+        if 'images' in parts:
+            _write(root / 'images' / rel, Image.fromarray(img, 'RGB').save, atomic)
+        if 'masks' in parts:
+            _write(root / 'masks' / rel, Image.fromarray(mask.astype(np.uint8) * 255, 'L').save,
+                   atomic)
 
 
 def _savemat_deterministic(path: Path, data: Dict[str, Any], compress: bool) -> None:
@@ -868,20 +905,31 @@ def _loc(indices: Sequence[int], n_total: int) -> np.ndarray:
     return (np.asarray(sorted(indices), dtype=np.int64) + 1).astype(dtype).reshape(-1, 1)
 
 
-def _write_dataset(root: Path, p: Dict[str, Any], workers: int) -> Dict[str, Any]:
-    """Write the whole dataset into the (empty) directory ``root``; return the meta dict."""
+def _write_dataset(root: Path, p: Dict[str, Any], workers: int,
+                   only: Optional[Set[str]] = None) -> Dict[str, Any]:
+    """Write the dataset of ``p`` into ``root``; return the meta dict.
+
+    ``only=None``: write every file into the empty directory ``root``. Otherwise write just the
+    listed files (relative POSIX paths, e.g. ``images/<cls>/img_00003.png``), each atomically,
+    into an existing dataset: they come out byte-identical to a full run, since every file
+    depends on the parameters only.
+    """
+    def wanted(rel: str) -> bool:
+        return only is None or rel in only
+
+    atomic = only is not None
     classes = _choose_classes(p)['classes']
     n_img, n_test = p['images_per_class'], _n_test_seen(p)
     split_rng = np.random.default_rng([p['seed'], 4])
     rows, jobs = [], []
     for cls in classes:
-        (root / 'images' / cls['name']).mkdir(parents=True)
-        (root / 'masks' / cls['name']).mkdir(parents=True)
         held_out = set(split_rng.choice(n_img, size=n_test, replace=False).tolist())
         files = []
         for k in range(n_img):
             rel = f"{cls['name']}/img_{k + 1:05d}.png"
-            files.append((k + 1, rel))
+            parts = tuple(sub for sub in ('images', 'masks') if wanted(f'{sub}/{rel}'))
+            if parts:
+                files.append((k + 1, rel, parts))
             if cls['split'] == 'unseen':
                 split = 'test_unseen'
             elif k in held_out:
@@ -890,9 +938,12 @@ def _write_dataset(root: Path, p: Dict[str, Any], workers: int) -> Dict[str, Any
                 split = cls['seen_subset']  # 'train' or 'val' (both in trainval)
             rows.append((rel, cls['id'], split))
         cls['n_images'] = n_img
-        jobs.append((root, p, cls, files))
+        if files:
+            for sub in ('images', 'masks'):
+                (root / sub / cls['name']).mkdir(parents=True, exist_ok=atomic)
+            jobs.append((root, p, cls, files, atomic))
 
-    if workers > 1:
+    if workers > 1 and len(jobs) > 1:
         with ProcessPoolExecutor(max_workers=workers) as ex:
             list(ex.map(_render_class, jobs))
     else:
@@ -900,11 +951,12 @@ def _write_dataset(root: Path, p: Dict[str, Any], workers: int) -> Dict[str, Any
             _render_class(job)
 
     n = len(rows)
-    image_files = [f"{p['authors_root']}/images/{rel}" for rel, _, _ in rows]
-    labels = np.array([[cid] for _, cid, _ in rows], dtype=np.float64)
-    _savemat_deterministic(root / 'res101.mat', dict(
-        image_files=_cell(image_files), labels=labels,
-        features=np.zeros((p['feature_dim'], n), dtype=np.float32)), compress=True)
+    if wanted('res101.mat'):
+        image_files = [f"{p['authors_root']}/images/{rel}" for rel, _, _ in rows]
+        labels = np.array([[cid] for _, cid, _ in rows], dtype=np.float64)
+        _write(root / 'res101.mat', lambda f: _savemat_deterministic(f, dict(
+            image_files=_cell(image_files), labels=labels,
+            features=np.zeros((p['feature_dim'], n), dtype=np.float32)), compress=True), atomic)
 
     names = _attribute_names(p)
     original = _attribute_matrix(p, classes)
@@ -912,14 +964,15 @@ def _write_dataset(root: Path, p: Dict[str, Any], workers: int) -> Dict[str, Any
     locs = {s: [i for i, (_, _, sp) in enumerate(rows) if sp in members] for s, members in dict(
         trainval_loc=('train', 'val'), train_loc=('train',), val_loc=('val',),
         test_seen_loc=('test_seen',), test_unseen_loc=('test_unseen',)).items()}
-    _savemat_deterministic(root / 'att_splits.mat', dict(
-        allclasses_names=_cell([c['name'] for c in classes]), att=att, original_att=original,
-        **{k: _loc(v, n) for k, v in locs.items()}), compress=False)
+    if wanted('att_splits.mat'):
+        _write(root / 'att_splits.mat', lambda f: _savemat_deterministic(f, dict(
+            allclasses_names=_cell([c['name'] for c in classes]), att=att, original_att=original,
+            **{k: _loc(v, n) for k, v in locs.items()}), compress=False), atomic)
 
-    (root / 'attributes').mkdir()
-    (root / ATTRIBUTES_FILE).write_text(
-        ''.join(f'{i} {name}\n' for i, name in enumerate(names, start=1)))
-    (root / 'classes.txt').write_text(''.join(f"{c['id']} {c['name']}\n" for c in classes))
+    texts = {
+        ATTRIBUTES_FILE: ''.join(f'{i} {name}\n' for i, name in enumerate(names, start=1)),
+        'classes.txt': ''.join(f"{c['id']} {c['name']}\n" for c in classes),
+    }
     report = split_report(original, names,
                           [c['id'] - 1 for c in classes if c['split'] == 'unseen'],
                           [c['id'] - 1 for c in classes if c['split'] == 'seen'])
@@ -932,7 +985,7 @@ def _write_dataset(root: Path, p: Dict[str, Any], workers: int) -> Dict[str, Any
             g: [[classes[a]['name'], classes[b]['name']] for a, b in pairs]
             for g, pairs in report['group_pairs'].items()},
     )
-    (root / CLASS_TABLE_FILE).write_text(json.dumps(table, indent=1) + '\n')
+    texts[CLASS_TABLE_FILE] = json.dumps(table, indent=1) + '\n'
     counts = dict(images=n, classes=len(classes),
                   seen_classes=sum(c['split'] == 'seen' for c in classes),
                   unseen_classes=sum(c['split'] == 'unseen' for c in classes),
@@ -942,7 +995,11 @@ def _write_dataset(root: Path, p: Dict[str, Any], workers: int) -> Dict[str, Any
                 fingerprint=_fingerprint(p), attributes_file=ATTRIBUTES_FILE,
                 image_anchor='images/', mask_dir='masks')
     # Written last: its presence marks the directory as complete.
-    (root / META_FILE).write_text(json.dumps(meta, indent=1) + '\n')
+    texts[META_FILE] = json.dumps(meta, indent=1) + '\n'
+    for rel, text in texts.items():
+        if wanted(rel):
+            (root / rel).parent.mkdir(exist_ok=True)
+            _write(root / rel, functools.partial(Path.write_text, data=text), atomic)
     return meta
 
 
@@ -960,52 +1017,216 @@ def load_synthetic_meta(out_dir) -> Optional[Dict[str, Any]]:
     return meta if isinstance(meta, dict) and meta.get('generator') else None
 
 
-def _is_complete(out_dir: Path, meta: Dict[str, Any]) -> bool:
-    """Cheap completeness check: the files and the expected number of images and masks."""
-    if not all((out_dir / f).is_file() for f in ('res101.mat', 'att_splits.mat', ATTRIBUTES_FILE,
-                                                 CLASS_TABLE_FILE)):
-        return False
-    expected = meta.get('counts', {}).get('images')
-    for sub in ('images', 'masks'):
-        d = out_dir / sub
-        if not d.is_dir():
-            return False
-        n = sum(1 for c in os.scandir(d) if c.is_dir() for f in os.scandir(c.path)
-                if f.name.endswith('.png'))
-        if n != expected:
-            return False
-    return True
+# --------------------------------------------------------------------------------------------
+# The generator's files in an existing folder: which are missing, which are not its own
+# --------------------------------------------------------------------------------------------
+def _expected_files(p: Dict[str, Any], class_names: Optional[List[str]] = None) -> List[str]:
+    """Every file the generator writes for ``p`` (relative POSIX paths). ``class_names``: the
+    class folders if already known (e.g. from :data:`CLASS_TABLE_FILE`), else computed."""
+    if class_names is None:
+        class_names = [c['name'] for c in _choose_classes(p)['classes']]
+    rels = [f'{name}/img_{k:05d}.png' for name in class_names
+            for k in range(1, p['images_per_class'] + 1)]
+    return list(_TOP_FILES) + [f'{sub}/{rel}' for sub in ('images', 'masks') for rel in rels]
 
 
-def _replace_dir(tmp: Path, out_dir: Path, params: Dict[str, Any], keep_identical: bool) -> None:
-    """Move the freshly written ``tmp`` to ``out_dir``, removing an older synthetic dataset.
+def _absent(out_dir: Path, files: List[str]) -> List[str]:
+    """The ``files`` (relative paths) that are not files under ``out_dir``; one listing per
+    folder rather than one ``stat`` per file."""
+    listed: Dict[str, Set[str]] = {}
+    absent = []
+    for rel in files:
+        folder, _, name = rel.rpartition('/')
+        if folder not in listed:
+            try:
+                listed[folder] = {e.name for e in os.scandir(out_dir / folder) if e.is_file()}
+            except OSError:
+                listed[folder] = set()
+        if name not in listed[folder]:
+            absent.append(rel)
+    return absent
 
-    With ``keep_identical``, a complete dataset with the same parameters already at ``out_dir``
-    (e.g. written meanwhile by another process) is kept and ``tmp`` discarded.
+
+def _missing_files(out_dir: Path, p: Dict[str, Any]) -> List[str]:
+    """The generator's files for ``p`` that are absent from ``out_dir`` ([] when complete).
+
+    The class folders are taken from the dataset's own class table when it is readable (no
+    class search for a complete dataset); anything found missing is confirmed against the
+    list computed from the parameters.
     """
-    if out_dir.exists():
-        if not out_dir.is_dir():
-            raise FileExistsError(f'{out_dir} exists and is not a directory; expected a '
-                                  'directory for the synthetic dataset')
-        meta = load_synthetic_meta(out_dir)
-        if (keep_identical and meta is not None and meta.get('params') == params
-                and _is_complete(out_dir, meta)):
-            # The same dataset (e.g. written meanwhile by another process): keep it, so that
-            # nobody reading it sees it disappear. The files are identical anyway.
-            shutil.rmtree(tmp, ignore_errors=True)
-            return
-        if meta is None and any(out_dir.iterdir()):
+    try:
+        names = [c['name'] for c in json.loads((out_dir / CLASS_TABLE_FILE).read_text())[
+            'classes']]
+        names = names if all(isinstance(n, str) and n and '/' not in n for n in names) else None
+    except (OSError, ValueError, KeyError, TypeError):
+        names = None
+    if names is not None and not _absent(out_dir, _expected_files(p, names)):
+        return []
+    return _absent(out_dir, _expected_files(p))
+
+
+def _ownership(meta: Optional[Dict[str, Any]]) -> Tuple[Callable[[str], bool],
+                                                        Callable[[str], bool]]:
+    """Predicates (is it the generator's file?, is it the generator's folder?) on relative
+    paths of the dataset recorded by ``meta``: its exact file list for the current format
+    version, the generator's naming pattern for others."""
+    params = meta.get('params') if isinstance(meta, dict) else None
+    if isinstance(params, dict) and params.get('format_version') == FORMAT_VERSION:
+        try:
+            files = set(_expected_files(params))
+        except (KeyError, TypeError, ValueError, RuntimeError):
+            files = None
+        if files is not None:
+            dirs = {rel.rsplit('/', i)[0] for rel in files for i in (1, 2) if rel.count('/') >= i}
+            return files.__contains__, dirs.__contains__
+    return ((lambda rel: rel in _TOP_FILES or _OWN_FILE_RE.fullmatch(rel) is not None),
+            (lambda rel: _OWN_DIR_RE.fullmatch(rel) is not None))
+
+
+def _foreign_entries(out_dir: Path, meta: Optional[Dict[str, Any]]) -> List[str]:
+    """What under ``out_dir`` the generator did not write: files, links, and folders (listed
+    as ``'name/'``, not entered) outside the dataset recorded by ``meta``."""
+    is_own_file, is_own_dir = _ownership(meta)
+    foreign = []
+    for folder, dirs, files in os.walk(out_dir):
+        base = Path(folder).relative_to(out_dir).as_posix()
+        prefix = '' if base == '.' else base + '/'
+        keep = []
+        for d in dirs:
+            if is_own_dir(prefix + d) and not os.path.islink(os.path.join(folder, d)):
+                keep.append(d)
+            else:
+                foreign.append(prefix + d + '/')
+        dirs[:] = keep
+        foreign += [prefix + f for f in files
+                    if not is_own_file(prefix + f) or os.path.islink(os.path.join(folder, f))]
+    return sorted(foreign)
+
+
+def _remove_own(root: Path, meta: Optional[Dict[str, Any]]) -> List[str]:
+    """Delete the generator's files and (then empty) folders under ``root``, then ``root`` if
+    empty; anything else stays. Returns what stayed (relative paths)."""
+    is_own_file, is_own_dir = _ownership(meta)
+    for folder, dirs, files in os.walk(root, topdown=False):
+        base = Path(folder).relative_to(root).as_posix()
+        prefix = '' if base == '.' else base + '/'
+        for f in files:
+            path = os.path.join(folder, f)
+            if is_own_file(prefix + f) and not os.path.islink(path):
+                os.unlink(path)
+        for d in dirs:
+            path = os.path.join(folder, d)
+            if is_own_dir(prefix + d) and not os.path.islink(path):
+                try:
+                    os.rmdir(path)
+                except OSError:
+                    pass  # holds something that is not the generator's
+    try:
+        root.rmdir()
+    except OSError:
+        return sorted(p.relative_to(root).as_posix() for p in root.rglob('*'))
+    return []
+
+
+def _some(paths: Sequence[str], n: int = 8) -> str:
+    """The first ``n`` paths for a message, with the count of the rest."""
+    shown = ', '.join(paths[:n])
+    return shown + (f' and {len(paths) - n} more' if len(paths) > n else '')
+
+
+def _make_command(out_dir, params: Dict[str, Any]) -> str:
+    """The ``tools/make_synthetic_zsl.py`` command line that writes the dataset of ``params``
+    (a :func:`resolve_params` result) into ``out_dir``; for messages."""
+    import shlex
+    preset = params.get('preset', 'default')
+    base = PRESETS.get(preset, PRESETS['default'])
+    args = ['python', 'tools/make_synthetic_zsl.py', '--out', shlex.quote(str(out_dir))]
+    if preset != 'default':
+        args += ['--preset', shlex.quote(str(preset))]
+    if params.get('seed', 0) != 0:
+        args += ['--seed', str(params['seed'])]
+    if params.get('image_size', 64) != 64:
+        args += ['--image-size', str(params['image_size'])]
+    if params.get('clutter', True) is False:
+        args.append('--no-clutter')
+    for key in sorted(base):
+        if key in params and params[key] != base[key]:
+            value = json.dumps(params[key], separators=(',', ':'))
+            args += ['--set', shlex.quote(f'{key}={value}')]
+    return ' '.join(args)
+
+
+def _check_replaceable(out_dir: Path) -> Optional[Dict[str, Any]]:
+    """Raise :class:`FileExistsError` unless ``out_dir`` is absent, an empty folder or a
+    synthetic dataset holding nothing but the generator's files; return its meta (or None)."""
+    if not out_dir.exists():
+        return None
+    if not out_dir.is_dir():
+        raise FileExistsError(f'{out_dir} exists and is not a directory; expected a '
+                              'directory for the synthetic dataset')
+    meta = load_synthetic_meta(out_dir)
+    if meta is None:
+        if any(out_dir.iterdir()):
             raise FileExistsError(
                 f'{out_dir} is not empty and holds no {META_FILE}: it does not look like a '
                 'synthetic dataset written by svip_mm, so it is not overwritten; choose an '
                 'empty or new directory')
-        shutil.rmtree(out_dir)
+        return None
+    foreign = _foreign_entries(out_dir, meta)
+    if foreign:
+        raise FileExistsError(
+            f'{out_dir} holds {len(foreign)} file(s)/folder(s) that the synthetic generator did '
+            f'not write: {_some(foreign)}. Nothing was changed: replacing the dataset would '
+            'leave them next to different data (e.g. word vectors of the old attribute names), '
+            'and they are never deleted. Move or delete them (or choose another directory), '
+            'then regenerate')
+    return meta
+
+
+def _sibling(out_dir: Path, tag: str) -> Path:
+    """A fresh hidden name next to ``out_dir`` (not created)."""
+    return out_dir.with_name(f'.{out_dir.name}.{tag}-{os.getpid()}-{secrets.token_hex(4)}')
+
+
+def _replace_dir(tmp: Path, out_dir: Path, params: Dict[str, Any], keep_identical: bool) -> None:
+    """Move the freshly written ``tmp`` to ``out_dir``, replacing an older synthetic dataset.
+
+    With ``keep_identical``, a complete dataset with the same parameters already at ``out_dir``
+    (e.g. written meanwhile by another process) is kept and ``tmp`` discarded. An existing
+    ``out_dir`` is replaced only if :func:`_check_replaceable` allows it: then the new folder
+    takes the old one's permissions and, of the old folder, only the generator's files are
+    deleted.
+    """
+    if out_dir.exists():
+        meta = load_synthetic_meta(out_dir) if out_dir.is_dir() else None
+        if (keep_identical and meta is not None and meta.get('params') == params
+                and not _missing_files(out_dir, params)):
+            # The same dataset (e.g. written meanwhile by another process): keep it, so that
+            # nobody reading it sees it disappear. The files are identical anyway.
+            shutil.rmtree(tmp, ignore_errors=True)
+            return
+        meta = _check_replaceable(out_dir)
+        os.chmod(tmp, stat.S_IMODE(out_dir.stat().st_mode))
+        # Two renames rather than delete-then-rename: out_dir is missing only between them.
+        old = _sibling(out_dir, 'old')
+        os.rename(out_dir, old)
+        try:
+            os.rename(tmp, out_dir)
+        except OSError:
+            os.rename(old, out_dir)
+            raise
+        left = _remove_own(old, meta)
+        if left:
+            _log.warning('%s: kept %d entries that appeared in the old dataset folder while it '
+                         'was replaced, under %s: %s', out_dir, len(left), old, _some(left))
+        return
     try:
         os.rename(tmp, out_dir)
     except OSError:
         # Another process finished first: accept its result only if it is the same dataset.
         meta = load_synthetic_meta(out_dir)
-        if meta is not None and meta.get('params') == params and _is_complete(out_dir, meta):
+        if (meta is not None and meta.get('params') == params
+                and not _missing_files(out_dir, params)):
             shutil.rmtree(tmp, ignore_errors=True)
             return
         raise
@@ -1017,8 +1238,12 @@ def generate_synthetic_zsl(out_dir, preset: str = 'default', seed: int = 0,
     """Generate the synthetic ZSL dataset into ``out_dir`` (always regenerating).
 
     The data is written into a temporary sibling directory and moved into place at the end, so
-    ``out_dir`` never holds a half-written or mixed dataset. An existing ``out_dir`` is replaced
-    only if it is empty or is itself a synthetic dataset (has :data:`META_FILE`).
+    ``out_dir`` never holds a half-written or mixed dataset. A new folder gets the permissions
+    of the umask; a replaced one keeps its own. An existing ``out_dir`` is replaced only if it
+    is empty or is itself a synthetic dataset (has :data:`META_FILE`) holding nothing but the
+    generator's files; otherwise :class:`FileExistsError` names what is in the way, before
+    anything is rendered. A symbolic link ``out_dir`` stays: the folder it points to is
+    replaced.
 
     Args:
         out_dir: the dataset root to write.
@@ -1030,61 +1255,162 @@ def generate_synthetic_zsl(out_dir, preset: str = 'default', seed: int = 0,
         **overrides: any key of the preset (e.g. ``images_per_class=8``, ``n_unseen=5``).
 
     Returns:
-        ``out_dir`` as a :class:`pathlib.Path`.
+        ``out_dir`` as an absolute :class:`pathlib.Path`.
     """
     params = resolve_params(preset, seed, image_size, clutter, **overrides)
-    return _generate(Path(out_dir), params, workers, keep_identical=False)
+    out = Path(out_dir).expanduser().absolute()
+    _generate(out, params, workers, keep_identical=False)
+    return out
 
 
-def _generate(out_dir: Path, params: Dict[str, Any], workers: int, keep_identical: bool) -> Path:
+def _generate(out_dir: Path, params: Dict[str, Any], workers: int, keep_identical: bool) -> None:
     workers = _check_number('workers', workers, 1, 256, integer=True)
-    out_dir = out_dir.expanduser().absolute()
+    if out_dir.is_symlink():
+        out_dir = out_dir.resolve()  # replace the folder linked to, keep the link
+    _check_replaceable(out_dir)  # before spending time on rendering
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f'.{out_dir.name}.tmp-', dir=out_dir.parent))
+    # os.mkdir, not tempfile.mkdtemp: the folder becomes the dataset root and should get the
+    # umask's permissions (mkdtemp makes it 0700).
+    for _ in range(100):
+        tmp = _sibling(out_dir, 'tmp')
+        try:
+            tmp.mkdir()
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise FileExistsError(f'could not create a temporary folder next to {out_dir}')
     try:
         _write_dataset(tmp, params, workers)
         _replace_dir(tmp, out_dir, params, keep_identical)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    return out_dir
 
 
-def ensure_synthetic_zsl(out_dir, preset: str = 'default', seed: int = 0, image_size: int = 64,
-                         clutter: bool = True, workers: int = 1, on_mismatch: str = 'regenerate',
-                         **overrides) -> Path:
-    """Return ``out_dir`` holding the synthetic dataset for these parameters, generating it if
-    needed.
+def _restore(out: Path, params: Dict[str, Any], missing: List[str], workers: int) -> None:
+    """Re-render the ``missing`` files of the dataset at ``out`` in place (nothing else is
+    touched); identical to the lost ones since generation is deterministic."""
+    _log.warning('%s: %d file(s) of the synthetic dataset are missing (%s); writing them again '
+                 'from the recorded parameters (generation is deterministic, so they are '
+                 'identical to the lost ones)', out, len(missing), _some(missing))
+    try:
+        _write_dataset(out, params, _check_number('workers', workers, 1, 256, integer=True),
+                       only=set(missing))
+    except OSError as err:
+        raise OSError(
+            f'{out} misses {len(missing)} file(s) of its synthetic dataset ({_some(missing)}) '
+            f'and writing them again failed: {err}. Restore them with: '
+            f'{_make_command(out, params)} (it writes only the missing files)') from err
+    still = _missing_files(out, params)
+    if still:
+        raise RuntimeError(f'{out}: {len(still)} file(s) of the synthetic dataset are still '
+                           f'missing after restoring them: {_some(still)}')
 
-    Nothing is written when ``out_dir`` already holds a complete dataset generated with exactly
-    these parameters (and this :data:`FORMAT_VERSION`). If it holds an incomplete one, or one with
-    other parameters, ``on_mismatch='regenerate'`` (default) replaces the whole directory with a
-    clean copy (files that other tools derived from the old data and kept there, such as
-    attribute word vectors, go too, so nothing stale survives) and ``'raise'`` raises
-    :class:`FileExistsError` naming the differing parameters. A non-empty
-    directory that is not a synthetic dataset is never touched (:class:`FileExistsError`).
 
-    Takes the same arguments as :func:`generate_synthetic_zsl`.
+def _check_request(out: Path, recorded: Any, requested: Dict[str, Any]) -> None:
+    """Raise :class:`FileExistsError` if the dataset recorded at ``out`` is of another format
+    version or differs from any ``requested`` parameter (the message lists name, recorded and
+    requested value of each)."""
+    if not isinstance(recorded, dict) or recorded.get('format_version') != FORMAT_VERSION:
+        version = recorded.get('format_version') if isinstance(recorded, dict) else None
+        try:
+            redo = _make_command(out, resolve_params(**requested)) + ' --overwrite'
+        except ValueError:
+            redo = 'tools/make_synthetic_zsl.py --out DIR --overwrite with its parameters'
+        raise FileExistsError(
+            f'{out} holds a synthetic dataset of format version {version!r} ({META_FILE}); this '
+            f'svip_mm writes version {FORMAT_VERSION} (the rendering or the layout changed), '
+            "so it is not used. Nothing was changed. Replace the generator's files with: "
+            f"{redo} (or pass on_mismatch='regenerate'); files the generator did not write "
+            'are never deleted')
+    base = {k: v for k, v in recorded.items() if k != 'format_version'}
+    try:
+        # the requested values normalised by resolve_params, the rest as recorded
+        wanted = resolve_params(**dict(base, **requested))
+    except ValueError:
+        # not valid together with the recorded rest (e.g. another preset): a request that is
+        # valid on its own still differs, and an invalid one raises here
+        wanted = resolve_params(**requested)
+    diff = [(k, recorded.get(k), wanted[k]) for k in sorted(requested)
+            if wanted[k] != recorded.get(k)]
+    if not diff:
+        return
+    lines = ''.join(f'\n  {k}: recorded {a!r}, requested {b!r}' for k, a, b in diff)
+    raise FileExistsError(
+        f'{out} holds a synthetic dataset generated with other parameters than requested '
+        f'(recorded in {out / META_FILE}):{lines}\n'
+        'Nothing was changed. To use the dataset as it is, leave these parameters out (the '
+        'ones not given are read from the folder). To replace the generator\'s files with the '
+        "requested dataset (parameters not given at their preset defaults), pass "
+        f"on_mismatch='regenerate', or run: {_make_command(out, resolve_params(**requested))} "
+        '--overwrite. Or choose another directory.')
+
+
+def ensure_synthetic_zsl(out_dir, preset: Optional[str] = None, seed: Optional[int] = None,
+                         image_size: Optional[int] = None, clutter: Optional[bool] = None,
+                         workers: int = 1, on_mismatch: str = 'raise', **overrides) -> Path:
+    """Return ``out_dir`` holding a synthetic dataset, generating it if the folder is absent.
+
+    The generator's parameters (``preset``, ``seed``, ``image_size``, ``clutter`` and any
+    preset key as an override) count as *given* when not None.
+
+    * Absent or empty ``out_dir``: the dataset of the given parameters is generated, the others
+      at the preset's defaults (``preset='default'``, ``seed=0``, ``image_size=64``,
+      ``clutter=True``). A new folder gets the umask's permissions.
+    * ``out_dir`` holds a synthetic dataset (:data:`META_FILE`), ``on_mismatch='raise'``
+      (default): it is used as it is; parameters not given are whatever it records. If a given
+      parameter differs from the recorded one, or the dataset is of another
+      :data:`FORMAT_VERSION`, :class:`FileExistsError` lists each difference (name, recorded
+      value, requested value) and how to proceed, and nothing is written.
+    * ``on_mismatch='regenerate'`` (an explicit request): the folder must hold the dataset of
+      the given parameters with the others at their preset defaults, so the result does not
+      depend on what was there. A different one is replaced: the new dataset is written next
+      to it and swapped in, and of the old one only the generator's files are deleted. If the
+      folder holds anything the generator did not write (e.g. word vectors of its attribute
+      names, a user's notes), it is not replaced: :class:`FileExistsError` names those files.
+    * Files of the dataset that are missing (deleted images, masks or tables) are written again
+      in place, byte-identical to the lost ones (generation is deterministic); nothing else in
+      the folder is touched.
+    * A non-empty directory without :data:`META_FILE` is never touched
+      (:class:`FileExistsError`).
+
+    Args:
+        out_dir: the dataset folder.
+        preset, seed, image_size, clutter, **overrides: generator parameters as in
+            :func:`generate_synthetic_zsl`; None = not given.
+        workers: rendering processes (does not change the output).
+        on_mismatch: ``'raise'`` or ``'regenerate'``, see above.
+
+    Raises:
+        ValueError: an invalid parameter or ``on_mismatch``.
+        FileExistsError: see above.
     """
     if on_mismatch not in ('regenerate', 'raise'):
-        raise ValueError(f"on_mismatch={on_mismatch!r}: expected 'regenerate' or 'raise'")
-    params = resolve_params(preset, seed, image_size, clutter, **overrides)
+        raise ValueError(f"on_mismatch={on_mismatch!r}: expected 'raise' (default: use the "
+                         "folder's dataset, refuse other parameters) or 'regenerate'")
+    requested = {k: v for k, v in dict(overrides, preset=preset, seed=seed,
+                                       image_size=image_size, clutter=clutter).items()
+                 if v is not None}
     out = Path(out_dir).expanduser().absolute()
     meta = load_synthetic_meta(out) if out.is_dir() else None
-    if meta is not None:
-        if meta.get('params') == params and _is_complete(out, meta):
-            return out
-        if on_mismatch == 'raise':
-            old = meta.get('params', {})
-            diff = sorted(k for k in set(old) | set(params) if old.get(k) != params.get(k))
-            what = (f'different parameters {diff}; expected '
-                    f'{ {k: params.get(k) for k in diff} }' if diff else
-                    'missing files (an incomplete dataset); expected all images and masks')
+    if meta is None:
+        if out.exists() and (not out.is_dir() or any(out.iterdir())):
             raise FileExistsError(
-                f'{out} holds a synthetic dataset with {what}. Delete it, use another '
-                "directory, or pass on_mismatch='regenerate'")
-    elif out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise FileExistsError(
-            f'{out} exists, is not empty and holds no {META_FILE}; expected an empty or new '
-            'directory (or one written by the synthetic generator)')
-    return _generate(out, params, workers, keep_identical=True)
+                f'{out} exists, is not empty and holds no {META_FILE}; expected an empty or new '
+                'directory (or one written by the synthetic generator)')
+        _generate(out, resolve_params(**requested), workers, keep_identical=True)
+        return out
+    recorded = meta.get('params')
+    if on_mismatch == 'regenerate':
+        params = resolve_params(**requested)
+        if recorded != params:
+            _generate(out, params, workers, keep_identical=True)
+            return out
+    else:
+        _check_request(out, recorded, requested)
+        params = recorded
+    missing = _missing_files(out, params)
+    if missing:
+        _restore(out, params, missing, workers)
+    return out

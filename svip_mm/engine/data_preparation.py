@@ -23,8 +23,16 @@ _SYNTHETIC_KEYS = ('preset', 'seed', 'image_size', 'clutter', 'on_mismatch', 'wo
 
 
 def _synthetic(step: Dict, cfg) -> str:
-    """Generate the ``ZSLSynthetic`` data of ``step['dataloader']`` (default: the training
-    one) with that dataset's own parameters, so the two can never disagree."""
+    """Prepare the ``ZSLSynthetic`` data of ``step['dataloader']`` (default: the training
+    one) with that dataset's own arguments, so the two can never disagree.
+
+    As :class:`~svip_mm.datasets.ZSLSynthetic` does (through
+    :func:`~svip_mm.datasets.synthetic_zsl.ensure_synthetic_zsl`): an absent folder is
+    generated; a dataset already there is used as it is, its missing files written again; one
+    that differs from a generator parameter the config gives is refused with an error listing
+    the differences, and replaced (only the generator's files) only with an explicit
+    ``on_mismatch='regenerate'``. Nothing the generator did not write is ever deleted.
+    """
     from svip_mm.datasets.synthetic_dataset import default_synthetic_root
     from svip_mm.datasets.synthetic_zsl import ensure_synthetic_zsl
     loader = step.get('dataloader', 'train_dataloader')
@@ -32,10 +40,11 @@ def _synthetic(step: Dict, cfg) -> str:
     if ds.get('type') != 'ZSLSynthetic':
         raise ValueError(f"data_preparation step synthetic_zsl needs {loader}.dataset of type "
                          f"'ZSLSynthetic', found {ds.get('type')!r}")
-    args = {k: ds[k] for k in _SYNTHETIC_KEYS if k in ds}
+    # only the parameters the config gives: the others are read from an existing dataset
+    args = {k: ds[k] for k in _SYNTHETIC_KEYS if ds.get(k) is not None}
     args.update(ds.get('generator_overrides') or {})
     root = ds.get('data_root') or default_synthetic_root(
-        ds.get('preset', 'default'), ds.get('seed', 0), ds.get('clutter', True))
+        ds.get('preset'), ds.get('seed'), ds.get('clutter'))
     return str(ensure_synthetic_zsl(root, **args))
 
 
