@@ -4,11 +4,12 @@ Importing the package registers every component into mmpretrain's registries
 (``mmpretrain.registry.MODELS``, ``DATASETS``, ``METRICS``, ``TRANSFORMS``, ``HOOKS``), so a
 config with ``default_scope='mmpretrain'`` and
 ``custom_imports=dict(imports=['svip_mm'], allow_failed_imports=False)`` can name them.
-It also makes MMEngine's own checkpoints loadable under torch's safe unpickler
+It also makes MMEngine's loader for local checkpoint files read them with torch's safe
+unpickler only, without adding anything to torch's process-wide allow-list
 (see :mod:`svip_mm.engine.safe_checkpoint`).
 """
 from .version import __version__
-from . import engine  # noqa: F401  (first: checkpoint loading fix)
+from . import engine  # noqa: F401  (first: the safe checkpoint loader)
 from . import models  # noqa: F401
 from . import datasets  # noqa: F401
 from . import evaluation  # noqa: F401

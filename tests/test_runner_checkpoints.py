@@ -1,7 +1,8 @@
 """The MMEngine Runner end to end on a tiny synthetic set: train, resume, load_from + test.
 
-Checks that MMEngine's own checkpoints (message hub, numpy dataset metainfo, optimizer state)
-load under torch's default ``weights_only=True`` once svip_mm is imported.
+Checks that the checkpoints (message hub, numpy dataset metainfo, optimizer state) load under
+torch's default ``weights_only=True``, and come back as MMEngine wrote them through svip_mm's
+loader.
 """
 import copy
 
@@ -10,7 +11,7 @@ import torch
 from mmengine.runner import Runner
 
 import svip_mm  # noqa: F401
-from svip_mm.engine import prepare_data
+from svip_mm.engine import load_checkpoint_file, prepare_data
 from tiny_config import tiny_cfg
 
 @pytest.fixture(scope='module')
@@ -27,6 +28,7 @@ def test_checkpoint_loads_with_the_safe_unpickler(trained):
     base, _ = trained
     ckpt = torch.load(base / 'work/epoch_2.pth', map_location='cpu', weights_only=True)
     assert ckpt['meta']['epoch'] == 2 and 'message_hub' in ckpt and 'optimizer' in ckpt
+    ckpt = load_checkpoint_file(base / 'work/epoch_2.pth')
     assert ckpt['meta']['dataset_meta']['class_attributes'].shape == (40, 12)
     assert ckpt['state_dict']['head.seen_mask'].sum() == 30
 

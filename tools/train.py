@@ -17,10 +17,16 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import torch  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.dist import get_rank  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import svip_mm  # noqa: E402,F401
 from svip_mm.engine import init_distributed, prepare_data  # noqa: E402
+from svip_mm.engine.checkpoint_hook import (CheckpointMismatchError,  # noqa: E402
+                                            CheckpointOverwriteError)
+from svip_mm.engine.latest_checkpoint import latest_checkpoint  # noqa: E402
+from svip_mm.engine.work_dir_lock import WorkDirLockedError, lock_work_dir  # noqa: E402
+from svip_mm.engine.safe_checkpoint import UnsafeCheckpointError  # noqa: E402
 from svip_mm.engine.tool_config import load_tool_config  # noqa: E402
 
 
@@ -30,8 +36,9 @@ def parse_args(argv=None):
     parser.add_argument('--work-dir', help='where logs and checkpoints go '
                         '(default: work_dirs/<config name>)')
     parser.add_argument('--resume', nargs='?', const='auto', default=None,
-                        help='resume from CKPT, or without a value from the last checkpoint '
-                        'in the work dir')
+                        help='resume from CKPT, or without a value from the latest checkpoint '
+                        'in the work dir (the one last_checkpoint names, else the highest '
+                        'epoch_N.pth; an error if there is none)')
     parser.add_argument('--amp', action='store_true',
                         help='mixed precision: bf16 autocast (fp16 + loss scaling on GPUs '
                         'without bf16)')
@@ -67,8 +74,15 @@ def build_cfg(args) -> Config:
     if args.amp:
         cfg.optim_wrapper = amp_optim_wrapper(cfg.optim_wrapper)
     if args.resume == 'auto':
-        cfg.resume, cfg.load_from = True, None
+        # MMEngine only reads work_dir/last_checkpoint and otherwise trains from scratch
+        by_epoch = (cfg.get('train_cfg') or {}).get('by_epoch', True)
+        try:
+            cfg.resume, cfg.load_from = True, latest_checkpoint(cfg.work_dir, by_epoch)
+        except FileNotFoundError as err:
+            raise SystemExit(f'--resume: {err}') from None
     elif args.resume:
+        if '://' not in args.resume and not osp.isfile(args.resume):
+            raise SystemExit(f'--resume: checkpoint not found: {args.resume}')
         cfg.resume, cfg.load_from = True, args.resume
     return cfg
 
@@ -78,11 +92,17 @@ def main(argv=None):
     cfg = build_cfg(args)
     if args.launcher != 'none':  # so that data preparation can run on rank 0 only
         init_distributed(cfg, args.launcher)
-    prepare_data(cfg)
-    runner = Runner.from_cfg(cfg)
-    runner.train()
-    if not args.no_test and cfg.get('test_evaluator') and cfg.get('test_dataloader'):
-        runner.test()
+    try:
+        if get_rank() == 0:  # before the Runner writes its log and config into the work dir
+            lock_work_dir(cfg.work_dir)
+        prepare_data(cfg)
+        runner = Runner.from_cfg(cfg)
+        runner.train()
+        if not args.no_test and cfg.get('test_evaluator') and cfg.get('test_dataloader'):
+            runner.test()
+    except (WorkDirLockedError, CheckpointOverwriteError, CheckpointMismatchError,
+            UnsafeCheckpointError) as err:
+        raise SystemExit(f'error: {err}') from None
 
 
 if __name__ == '__main__':

@@ -6,8 +6,10 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=10),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    # keep the last checkpoint; experiments with a validation set add save_best
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=2, save_last=True),
+    # keep the last checkpoint; experiments with a validation set add save_best.
+    # SVIPCheckpointHook: CheckpointHook + plain-type checkpoints (safe to load), strict
+    # loading, one run per work dir, no overwriting of checkpoints of another run
+    checkpoint=dict(type='SVIPCheckpointHook', interval=1, max_keep_ckpts=2, save_last=True),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='VisualizationHook', enable=False),
 )

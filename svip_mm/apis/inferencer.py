@@ -43,6 +43,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS, TRANSFORMS
 
+from ..engine.safe_checkpoint import load_checkpoint_file
 from ..models.utils import check_unit_grid
 from .class_table import ClassTable, load_class_table
 
@@ -71,12 +72,7 @@ def _read_checkpoint(path: str) -> dict:
     path = os.fspath(path)
     if not osp.isfile(path):
         raise FileNotFoundError(f'checkpoint not found: {path!r}')
-    try:
-        ckpt = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as err:
-        raise ValueError(f'{path!r} could not be loaded with torch.load(weights_only=True): '
-                         f'{err}. An official SVIP checkpoint must first be converted with '
-                         'tools/convert_official_checkpoint.py.') from err
+    ckpt = load_checkpoint_file(path, map_location='cpu')  # safe unpickler only
     if not isinstance(ckpt, dict):
         raise ValueError(f'{path!r} holds a {type(ckpt).__name__}; expected a checkpoint dict')
     state = ckpt.get('state_dict', ckpt)
@@ -90,8 +86,8 @@ class SVIPInferencer:
 
     Args:
         config: a config file path or a :class:`mmengine.config.Config`.
-        checkpoint: an svip_mm / MMEngine checkpoint (``state_dict`` + ``meta``), loaded with
-            ``torch.load(weights_only=True)``.
+        checkpoint: an svip_mm / MMEngine checkpoint (``state_dict`` + ``meta``), read with
+            the safe unpickler (:func:`svip_mm.engine.load_checkpoint_file`).
         device: where the model runs (``'cpu'``, ``'cuda:0'``, ...).
         word_vectors: a ``.npy`` path or array for the neck's word vectors, used only when
             the checkpoint does not hold ``neck.word_vectors`` (default: the config's file).

@@ -1,7 +1,8 @@
-from .safe_checkpoint import allow_mmengine_checkpoints, load_weights_file
+from .safe_checkpoint import load_checkpoint_file, load_weights_file, use_safe_loader_in_mmengine
 
-allow_mmengine_checkpoints()
+use_safe_loader_in_mmengine()
 
+from .checkpoint_hook import SVIPCheckpointHook  # noqa: E402
 from .autocast_optim_wrapper import AutocastOptimWrapper  # noqa: E402
 from .class_table_hook import ZSLClassTableHook  # noqa: E402
 from .data_preparation import prepare_data  # noqa: E402
@@ -15,7 +16,8 @@ from .two_phase_schedule import TwoPhaseScheduleHook  # noqa: E402
 
 __all__ = [
     'AutocastOptimWrapper', 'CompileBackboneHook', 'EpochSeedHook', 'NonFiniteLossHook',
-    'SDPABackendHook', 'compile_backbone', 'optimizer_impl_cfg', 'SVIPOptimWrapperConstructor',
-    'TwoPhaseScheduleHook', 'ZSLClassTableHook', 'allow_mmengine_checkpoints', 'init_distributed',
-    'load_weights_file', 'prepare_data'
+    'SDPABackendHook', 'compile_backbone', 'optimizer_impl_cfg', 'SVIPCheckpointHook',
+    'SVIPOptimWrapperConstructor', 'TwoPhaseScheduleHook', 'ZSLClassTableHook',
+    'init_distributed', 'load_checkpoint_file', 'load_weights_file', 'prepare_data',
+    'use_safe_loader_in_mmengine'
 ]

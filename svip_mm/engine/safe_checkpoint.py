@@ -1,23 +1,88 @@
-"""Checkpoint loading on torch >= 2.6 without giving up the safe unpickler.
+"""Reading checkpoints and weight files with torch's safe unpickler only.
 
-torch >= 2.6 loads with ``weights_only=True`` by default, and MMEngine 0.10.7's checkpoints
-(which hold a ``HistoryBuffer`` message hub, numpy arrays in ``dataset_meta`` and numpy
-scalars in the log) then fail to resume or test. Instead of switching the unpickler off, we
-allow-list the handful of plain data types MMEngine writes. Every load, ours and third-party
-weight files alike, keeps ``weights_only=True``; only
-``tools/convert_official_checkpoint.py`` unpickles unsafely, once, with a warning.
+What is loaded safely, and how:
+
+- Checkpoints svip_mm writes (``SVIPCheckpointHook``) hold tensors and plain Python data
+  only (:mod:`svip_mm.engine.checkpoint_format`): they load with
+  ``torch.load(weights_only=True)`` and nothing allow-listed.
+- MMEngine checkpoints in the older layout (written by MMEngine's own ``CheckpointHook``, or
+  by svip_mm before this format) hold ``HistoryBuffer`` objects, numpy arrays and
+  ``getattr`` references. :func:`load_checkpoint_file` reads them with the safe unpickler
+  and, for that one call, a narrow allow-list of its own: numpy's array types, a stand-in
+  for ``HistoryBuffer`` that accepts nothing but its three data fields, and a stand-in for
+  ``getattr`` that resolves nothing but ``HistoryBuffer.min/max/current/mean``. Nothing is
+  added to torch's process-wide list: importing svip_mm changes no other ``torch.load``.
+- Third-party weight files (:func:`load_weights_file`): ``.safetensors`` with safetensors;
+  timm ``.pth`` and mmpretrain checkpoints as above.
+- The only unsafe read is ``tools/convert_official_checkpoint.py`` (official SVIP training
+  files pickle whole objects), once, with a warning; its output loads safely.
+
+``import svip_mm`` makes :func:`load_checkpoint_file` MMEngine's loader for local paths
+(``CheckpointLoader``'s documented extension point), so the Runner's ``load_from`` and
+``resume`` read both layouts this way.
 """
-import collections
 import os
-from typing import Dict
+import os.path as osp
+import pickle
+from typing import Any, Dict, Union
 
 import numpy as np
 import torch
+from mmengine.logging import HistoryBuffer
 
-_done = False
+from .checkpoint_format import decode_checkpoint
+
+# the statistics methods an MMEngine HistoryBuffer pickles by reference
+_HISTORY_STATISTICS = ('min', 'max', 'current', 'mean')
+_HISTORY_FIELDS = {'max_length', '_log_history', '_count_history'}
 
 
-def _numpy_safe_globals():
+class UnsafeCheckpointError(ValueError):
+    """The safe unpickler refused a file (it holds objects svip_mm does not load)."""
+
+
+class _LegacyHistoryBuffer:
+    """Stands in for ``mmengine.logging.HistoryBuffer`` while an old checkpoint is read.
+
+    The real class's ``__setstate__`` writes the pickled statistics methods into a dict that
+    every HistoryBuffer of the process shares; this one keeps the three data fields only and
+    refuses anything else.
+    """
+
+    def __setstate__(self, state: Any) -> None:
+        if not isinstance(state, dict):
+            raise pickle.UnpicklingError(f'HistoryBuffer state must be a dict, got '
+                                         f'{type(state).__name__}')
+        methods = state.pop('statistics_methods', {})
+        unknown = set(state) - _HISTORY_FIELDS
+        if unknown or not isinstance(methods, dict) or \
+                any(methods.get(name) != name for name in methods):
+            raise pickle.UnpicklingError(
+                f'HistoryBuffer state with fields {sorted(unknown)} or statistics methods '
+                f'{methods!r}: expected only {sorted(_HISTORY_FIELDS)} and the built-in '
+                f'statistics {list(_HISTORY_STATISTICS)}')
+        self.__dict__.update(state)
+
+    def to_history_buffer(self) -> HistoryBuffer:
+        return HistoryBuffer(np.asarray(self._log_history), np.asarray(self._count_history),
+                             max_length=int(self.max_length))
+
+
+def _legacy_getattr(obj: Any, name: str) -> str:
+    """``getattr`` as an old checkpoint may use it: ``HistoryBuffer.<statistic>`` only.
+
+    Returns the statistic's name (all the stand-in buffer keeps of it).
+    """
+    if obj is _LegacyHistoryBuffer and name in _HISTORY_STATISTICS:
+        return name
+    shown = 'HistoryBuffer' if obj is _LegacyHistoryBuffer else \
+        getattr(obj, '__name__', type(obj).__name__)
+    raise pickle.UnpicklingError(
+        f'refused getattr({shown!r}, {name!r}) in a '
+        f'checkpoint: only HistoryBuffer.{{{",".join(_HISTORY_STATISTICS)}}} is allowed')
+
+
+def _numpy_globals() -> list:
     """The numpy callables and types that an ndarray or numpy scalar pickles into."""
     core = getattr(np, '_core', None) or np.core
     found = [core.multiarray._reconstruct, core.multiarray.scalar, np.ndarray, np.dtype]
@@ -29,30 +94,76 @@ def _numpy_safe_globals():
     return found
 
 
-def allow_mmengine_checkpoints() -> None:
-    """Allow-list the types in MMEngine checkpoints for ``torch.load(weights_only=True)``.
+def legacy_checkpoint_globals() -> list:
+    """The allow-list used, for one call only, to read an old-layout MMEngine checkpoint."""
+    return [*_numpy_globals(),
+            (_LegacyHistoryBuffer, 'mmengine.logging.history_buffer.HistoryBuffer'),
+            (_legacy_getattr, 'builtins.getattr')]
 
-    Idempotent. Called when :mod:`svip_mm` is imported.
+
+def _replace_stand_ins(obj: Any) -> Any:
+    if isinstance(obj, _LegacyHistoryBuffer):
+        return obj.to_history_buffer()
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            obj[key] = _replace_stand_ins(value)
+    elif isinstance(obj, list):
+        obj[:] = [_replace_stand_ins(v) for v in obj]
+    elif isinstance(obj, tuple):
+        return tuple(_replace_stand_ins(v) for v in obj)
+    return obj
+
+
+def load_checkpoint_file(path: Union[str, os.PathLike], map_location: Any = 'cpu') -> Any:
+    """Read an MMEngine / svip_mm checkpoint with the safe unpickler (see the module doc).
+
+    Returns the checkpoint with numpy arrays and HistoryBuffers as MMEngine wrote them.
+
+    Raises:
+        FileNotFoundError: no such file.
+        UnsafeCheckpointError: the safe unpickler refuses the file (the message names the
+            refused global).
+        ValueError: not a torch file.
     """
-    global _done
-    if _done or not hasattr(torch.serialization, 'add_safe_globals'):
-        return
-    from mmengine.logging.history_buffer import HistoryBuffer
-    from mmengine.config.config import ConfigDict
-    # getattr: the message hub pickles HistoryBuffer's statistics methods by reference
-    # (getattr(HistoryBuffer, 'min')). Allowing it cannot run code: the safe unpickler only
-    # ever *calls* allow-listed callables, so an attribute fetched this way stays inert.
-    torch.serialization.add_safe_globals(
-        [HistoryBuffer, ConfigDict, collections.OrderedDict, collections.Counter,
-         collections.defaultdict, getattr, *_numpy_safe_globals()])
-    _done = True
+    path = osp.expanduser(os.fspath(path))
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'checkpoint not found: {path!r}')
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError:
+        try:
+            with torch.serialization.safe_globals(legacy_checkpoint_globals()):
+                ckpt = torch.load(path, map_location=map_location, weights_only=True)
+        except pickle.UnpicklingError as err:
+            raise UnsafeCheckpointError(
+                f'{path!r} was refused by the safe unpickler (torch.load(weights_only=True)), '
+                'even with the allowances for older MMEngine checkpoints (numpy arrays, '
+                f'HistoryBuffer): {err}\nsvip_mm never unpickles a checkpoint unsafely; an '
+                'official SVIP training file must go through '
+                'tools/convert_official_checkpoint.py.') from None
+        ckpt = _replace_stand_ins(ckpt)
+    except RuntimeError as err:  # not a zip / legacy torch file
+        raise ValueError(f'{path!r} is not a torch checkpoint: {err}') from err
+    if isinstance(ckpt, dict):
+        decode_checkpoint(ckpt)
+    return ckpt
+
+
+def _mmengine_local_loader(filename: str, map_location: Any = None) -> Any:
+    return load_checkpoint_file(filename, map_location=map_location)
+
+
+def use_safe_loader_in_mmengine() -> None:
+    """Make :func:`load_checkpoint_file` MMEngine's loader for local paths (idempotent)."""
+    from mmengine.runner.checkpoint import CheckpointLoader
+    CheckpointLoader.register_scheme(prefixes='', loader=_mmengine_local_loader, force=True)
 
 
 def load_weights_file(path: str) -> Dict[str, torch.Tensor]:
     """Read a third-party weight file safely and return its state dict.
 
     ``.safetensors`` files are read with safetensors; anything else with
-    ``torch.load(weights_only=True)``. A checkpoint dict that wraps the weights in
+    :func:`load_checkpoint_file`. A checkpoint dict that wraps the weights in
     ``state_dict``, ``model``, ``module`` or ``network`` is unwrapped.
 
     Raises:
@@ -65,13 +176,7 @@ def load_weights_file(path: str) -> Dict[str, torch.Tensor]:
     if path.endswith('.safetensors'):
         from safetensors.torch import load_file
         return dict(load_file(path, device='cpu'))
-    try:
-        obj = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as err:  # the unpickler's own message says which global was refused
-        raise ValueError(
-            f'{path!r} could not be loaded with torch.load(weights_only=True): {err}. '
-            'Weight files are only read with the safe unpickler; an official SVIP training '
-            'checkpoint must first go through tools/convert_official_checkpoint.py.') from err
+    obj = load_checkpoint_file(path, map_location='cpu')
     for key in ('state_dict', 'model', 'module', 'network'):
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
             obj = obj[key]

@@ -17,4 +17,14 @@ def load_tool_config(config: str, cfg_options: Optional[dict], launcher: str,
         cfg.work_dir = work_dir
     elif not cfg.get('work_dir'):
         cfg.work_dir = osp.join('work_dirs', osp.splitext(osp.basename(config))[0])
+    use_svip_checkpoint_hook(cfg)
     return cfg
+
+
+def use_svip_checkpoint_hook(cfg: Config) -> None:
+    """Swap MMEngine's plain ``CheckpointHook`` of a config (an mmpretrain one, say) for
+    :class:`~svip_mm.engine.SVIPCheckpointHook` with the same arguments, so that the tools
+    load strictly, never overwrite another run's checkpoints and write safe-to-load files."""
+    hook = (cfg.get('default_hooks') or {}).get('checkpoint')
+    if hook is not None and hook.get('type') in ('CheckpointHook', 'mmengine.CheckpointHook'):
+        hook['type'] = 'SVIPCheckpointHook'

@@ -84,6 +84,8 @@ class SemanticAttributeHead(ClsHead):
         loss: the classification loss on seen-class logits.
         decorrelation: config of :class:`AttributeDecorrelationLoss` (weight 0 disables it).
     """
+    # filled from the dataset by ZSLClassTableHook, so a checkpoint need not carry them
+    CLASS_TABLE_BUFFERS = ('class_attributes', 'seen_mask', 'attribute_group_ids')
 
     def __init__(self,
                  num_attributes: int,

@@ -1,0 +1,214 @@
+"""Nothing silently wrong, nothing lost: strict loading of checkpoints for test, resume and
+load_from; --resume finds the latest checkpoint or stops; a run never overwrites checkpoints
+it did not write; one training run per work dir."""
+import copy
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from mmengine.runner import Runner
+
+import svip_mm  # noqa: F401
+from svip_mm.engine import prepare_data
+from svip_mm.engine.checkpoint_hook import (CheckpointMismatchError, CheckpointOverwriteError,
+                                            weight_mismatch)
+from svip_mm.engine.latest_checkpoint import latest_checkpoint
+from svip_mm.engine.work_dir_lock import (WorkDirLockedError, lock_work_dir,
+                                          unlock_work_dir)
+from tiny_config import REPO, tiny_cfg
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    torch.set_num_threads(1)
+    base = tmp_path_factory.mktemp('guards')
+    cfg = tiny_cfg(base / 'data', base / 'work', epochs=1)
+    cfg.dump(str(base / 'tiny.py'))
+    prepare_data(cfg)
+    Runner.from_cfg(copy.deepcopy(cfg)).train()
+    return base, cfg, base / 'work/epoch_1.pth'
+
+
+def _tool(*args, cwd):
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
+    env.update(OMP_NUM_THREADS='1')
+    return subprocess.run([sys.executable, *map(str, args)], cwd=str(cwd), env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _edited(ckpt: Path, out: Path, edit) -> Path:
+    c = torch.load(ckpt, weights_only=True)
+    edit(c['state_dict'])
+    torch.save(c, out)
+    return out
+
+
+# ----------------------------------------------------------------------------- strict loading
+def test_weight_mismatch_lists_each_kind():
+    model = {'a': (2, 3), 'b': (4, ), 'head.seen_mask': (40, )}
+    ckpt = {'a': (3, 3), 'c': (1, )}
+    missing, unexpected, wrong = weight_mismatch(model, ckpt, exempt=['head.seen_mask'])
+    assert missing == ['b'] and unexpected == ['c'] and wrong == ['a [3, 3] (model: [2, 3])']
+
+
+EDITS = {
+    'missing': (lambda sd: sd.pop('head.fc.weight'), 'missing (1): head.fc.weight'),
+    'unexpected': (lambda sd: sd.__setitem__('neck.extra', torch.zeros(2)),
+                   'unexpected (1): neck.extra'),
+    'wrong shape': (lambda sd: sd.__setitem__('head.fc.bias', torch.zeros(5)),
+                    'wrong shape (1): head.fc.bias [5] (model: [12])'),
+}
+
+
+@pytest.mark.parametrize('kind', sorted(EDITS))
+def test_test_tool_refuses_a_checkpoint_that_does_not_fit(trained, tmp_path, kind):
+    base, _, ckpt = trained
+    edit, listed = EDITS[kind]
+    bad = _edited(ckpt, tmp_path / 'bad.pth', edit)
+    proc = _tool(REPO / 'tools/test.py', base / 'tiny.py', bad, '--work-dir', tmp_path / 'w',
+                 cwd=base)
+    assert proc.returncode != 0
+    assert listed in proc.stderr, proc.stderr[-3000:]
+    assert 'Test of' not in proc.stdout  # no table to quote
+
+
+def test_baseline_checkpoint_on_the_svip_config_is_refused(trained, tmp_path):
+    """The reported case: another model's checkpoint used to give 'H 1.25' and exit 0."""
+    base, cfg, _ = trained
+    from mmpretrain.registry import MODELS
+    from mmengine.config import Config
+    baseline = Config.fromfile(str(REPO / 'configs/baseline_vit_synthetic.py')).model
+    baseline.backbone.arch = dict(embed_dims=32, num_layers=2, num_heads=2,
+                                  feedforward_channels=128)  # the tiny SVIP ViT's size
+    baseline.head.in_channels = 32
+    model = MODELS.build(baseline)
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, tmp_path / 'baseline.pth')
+    runner_cfg = copy.deepcopy(cfg)
+    runner_cfg.work_dir, runner_cfg.load_from = str(tmp_path / 'w'), str(tmp_path / 'baseline.pth')
+    with pytest.raises(CheckpointMismatchError, match=r'baseline\.pth does not fit.*missing'):
+        Runner.from_cfg(runner_cfg).test()
+
+
+def test_class_table_buffers_may_be_missing(trained, tmp_path):
+    base, cfg, ckpt = trained
+
+    def drop_table(sd):
+        for key in ('head.class_attributes', 'head.seen_mask', 'head.attribute_group_ids'):
+            sd.pop(key)
+    slim = _edited(ckpt, tmp_path / 'slim.pth', drop_table)
+    runner_cfg = copy.deepcopy(cfg)
+    runner_cfg.work_dir, runner_cfg.load_from = str(tmp_path / 'w'), str(slim)
+    metrics = Runner.from_cfg(runner_cfg).test()
+    assert 0.0 <= metrics['gzsl/H'] <= 100.0
+
+
+@pytest.mark.parametrize('how', ['resume', 'load_from'])
+def test_training_refuses_a_checkpoint_that_does_not_fit(trained, tmp_path, how):
+    base, cfg, ckpt = trained
+    bad = _edited(ckpt, tmp_path / 'bad.pth', EDITS['missing'][0])
+    runner_cfg = copy.deepcopy(cfg)
+    runner_cfg.work_dir, runner_cfg.load_from = str(tmp_path / 'w'), str(bad)
+    runner_cfg.resume = how == 'resume'
+    with pytest.raises(CheckpointMismatchError, match='missing .1.: head.fc.weight'):
+        Runner.from_cfg(runner_cfg).train()
+    assert not (tmp_path / 'w/epoch_1.pth').exists()
+
+
+# ---------------------------------------------------------------------------------- --resume
+def test_latest_checkpoint_without_last_checkpoint_file(tmp_path):
+    for n in (2, 10, 9):
+        (tmp_path / f'epoch_{n}.pth').write_bytes(b'')
+    assert latest_checkpoint(str(tmp_path)) == str(tmp_path / 'epoch_10.pth')
+    (tmp_path / 'last_checkpoint').write_text('/elsewhere/moved/epoch_9.pth')
+    assert latest_checkpoint(str(tmp_path)) == str(tmp_path / 'epoch_9.pth')
+    (tmp_path / 'last_checkpoint').write_text('/elsewhere/moved/epoch_7.pth')
+    with pytest.raises(FileNotFoundError, match='epoch_7.pth'):
+        latest_checkpoint(str(tmp_path))
+
+
+def test_resume_finds_the_latest_checkpoint_without_last_checkpoint(trained, tmp_path):
+    base, _, ckpt = trained
+    work = tmp_path / 'w'
+    work.mkdir()
+    (work / 'epoch_1.pth').write_bytes(ckpt.read_bytes())  # no last_checkpoint file
+    before = _digest(work / 'epoch_1.pth')
+    proc = _tool(REPO / 'tools/train.py', base / 'tiny.py', '--work-dir', work, '--resume',
+                 '--no-test', '--cfg-options', 'train_cfg.max_epochs=2', cwd=base)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'resumed epoch: 1' in proc.stdout + proc.stderr
+    assert (work / 'epoch_2.pth').is_file() and _digest(work / 'epoch_1.pth') == before
+
+
+def test_resume_with_nothing_to_resume_stops(trained, tmp_path):
+    base, _, _ = trained
+    proc = _tool(REPO / 'tools/train.py', base / 'tiny.py', '--work-dir', tmp_path / 'w',
+                 '--resume', cwd=base)
+    assert proc.returncode != 0
+    assert 'nothing to resume from' in proc.stderr and 'Traceback' not in proc.stderr
+
+
+# --------------------------------------------------------------------- nothing overwritten
+def test_a_new_run_never_overwrites_checkpoints_of_another(trained, tmp_path):
+    base, cfg, ckpt = trained
+    work = tmp_path / 'w'
+    work.mkdir()
+    (work / 'epoch_1.pth').write_bytes(ckpt.read_bytes())
+    before = _digest(work / 'epoch_1.pth')
+    proc = _tool(REPO / 'tools/train.py', base / 'tiny.py', '--work-dir', work, '--no-test',
+                 cwd=base)
+    assert proc.returncode != 0
+    assert 'would overwrite (epoch_1.pth' in proc.stderr and '--resume' in proc.stderr
+    assert _digest(work / 'epoch_1.pth') == before
+
+
+def test_resuming_an_earlier_checkpoint_keeps_the_later_ones(trained, tmp_path):
+    base, cfg, ckpt = trained
+    work = tmp_path / 'w'
+    work.mkdir()
+    for name in ('epoch_1.pth', 'epoch_2.pth'):
+        (work / name).write_bytes(ckpt.read_bytes())
+    runner_cfg = copy.deepcopy(cfg)
+    runner_cfg.work_dir, runner_cfg.train_cfg.max_epochs = str(work), 2
+    runner_cfg.resume, runner_cfg.load_from = True, str(work / 'epoch_1.pth')
+    with pytest.raises(CheckpointOverwriteError, match='epoch_2.pth'):
+        Runner.from_cfg(runner_cfg).train()
+
+
+# --------------------------------------------------------------------------- the work-dir lock
+def test_lock_is_reentrant_in_one_process(tmp_path):
+    lock_work_dir(str(tmp_path))
+    lock_work_dir(str(tmp_path))
+    unlock_work_dir(str(tmp_path))
+    unlock_work_dir(str(tmp_path))
+
+
+def test_second_run_in_a_work_dir_is_refused(trained, tmp_path):
+    base, _, _ = trained
+    work = tmp_path / 'w'
+    holder = subprocess.Popen(
+        [sys.executable, '-c', 'import sys, time; sys.path.insert(0, sys.argv[2]); '
+         'from svip_mm.engine.work_dir_lock import lock_work_dir; lock_work_dir(sys.argv[1]); '
+         'print("locked", flush=True); time.sleep(120)', str(work), str(REPO)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == 'locked'
+        with pytest.raises(WorkDirLockedError, match=f'pid {holder.pid}'):
+            lock_work_dir(str(work))
+        proc = _tool(REPO / 'tools/train.py', base / 'tiny.py', '--work-dir', work, '--no-test',
+                     cwd=base)
+        assert proc.returncode != 0
+        assert 'in use by another training run' in proc.stderr, proc.stderr[-3000:]
+        assert not list(work.glob('*.pth')) and not list(work.glob('2*'))  # no log dir either
+    finally:
+        holder.kill()
+        holder.wait()
+    lock_work_dir(str(work))  # released when its holder died
+    unlock_work_dir(str(work))
