@@ -23,11 +23,12 @@ model = dict(
     head=dict(num_attributes=85, num_classes=50,
               decorrelation=dict(type='AttributeDecorrelationLoss', loss_weight=1.0)))
 
+# phase 2's lr (TwoPhaseScheduleHook reads it from the optimizer)
 optim_wrapper = dict(optimizer=dict(lr=3e-6, betas=(0.8, 0.999)))
 custom_hooks = [
     dict(type='ZSLClassTableHook'),
     dict(type='NonFiniteLossHook'),
-    dict(type='TwoPhaseScheduleHook', phase1_epochs=6, phase1_lr=1e-6, lr=3e-6,
-         step_epochs=5, gamma=0.8),
+    dict(type='TwoPhaseScheduleHook', phase1_epochs=6, phase1_lr=1e-6, step_epochs=5,
+         gamma=0.8),
 ]
 train_cfg = dict(max_epochs=30)

@@ -31,11 +31,12 @@ model = dict(
     head=dict(num_attributes=312, num_classes=200,
               decorrelation=dict(type='AttributeDecorrelationLoss', loss_weight=0.09)))
 
+# phase 2's lr (TwoPhaseScheduleHook reads it from the optimizer)
 optim_wrapper = dict(optimizer=dict(lr=3e-5, betas=(0.5, 0.999)))
 custom_hooks = [
     dict(type='ZSLClassTableHook'),
     dict(type='NonFiniteLossHook'),
-    dict(type='TwoPhaseScheduleHook', phase1_epochs=4, phase1_lr=5e-5, lr=3e-5,
-         step_epochs=5, gamma=0.8),
+    dict(type='TwoPhaseScheduleHook', phase1_epochs=4, phase1_lr=5e-5, step_epochs=5,
+         gamma=0.8),
 ]
 train_cfg = dict(max_epochs=30)

@@ -54,12 +54,14 @@ optim_wrapper = dict(
     optimizer=dict(type='AdamW', lr=5e-4, betas=(0.9, 0.999), weight_decay=0.05),
     clip_grad=dict(max_norm=1.0))
 param_scheduler = []  # learning rates are set per epoch by TwoPhaseScheduleHook
+# phase 1: the new modules alone at phase1_lr; then everything at optim_wrapper.optimizer.lr
+# (the hook reads it from the optimizer), x0.8 every 5 epochs
 custom_hooks = [
     dict(type='ZSLClassTableHook'),
     dict(type='NonFiniteLossHook'),
     dict(type='EpochSeedHook'),
-    dict(type='TwoPhaseScheduleHook', phase1_epochs=1, phase1_lr=1e-3, lr=5e-4,
-         step_epochs=5, gamma=0.8),
+    dict(type='TwoPhaseScheduleHook', phase1_epochs=1, phase1_lr=1e-3, step_epochs=5,
+         gamma=0.8),
 ]
 # after training, the test also writes summary figures (selection, attention, attributes) of a
 # few test images, seen and unseen, to <work_dir>/visualization

@@ -35,6 +35,45 @@ def test_two_phase_learning_rates():
         TwoPhaseScheduleHook(phase1_epochs=-1, phase1_lr=1, lr=1)
 
 
+def test_phase_two_lr_is_the_optimizers_and_survives_resume(data_root, tmp_path):
+    """--cfg-options optim_wrapper.optimizer.lr sets phase 2's base lr; after --resume the
+    base is still the configured one, not the decayed lr stored in the checkpoint."""
+    cfg_file = tmp_path / 'tiny.py'
+    cfg = tiny_cfg(data_root / 'data', tmp_path / 'w', 2)
+    cfg.custom_hooks[-1].update(phase1_epochs=1, step_epochs=1, gamma=0.5)
+    cfg.dump(str(cfg_file))
+    lr = 2e-3  # not the config's
+    args = train_tool.parse_args([str(cfg_file), '--work-dir', str(tmp_path / 'w'),
+                                  '--cfg-options', f'optim_wrapper.optimizer.lr={lr}'])
+    runner = Runner.from_cfg(train_tool.build_cfg(args))
+    runner.train()
+    assert runner.optim_wrapper.get_lr()['lr'] == pytest.approx([lr * 0.5] * 2)  # epoch 1
+    args = train_tool.parse_args([str(cfg_file), '--work-dir', str(tmp_path / 'w'), '--resume',
+                                  '--cfg-options', f'optim_wrapper.optimizer.lr={lr}',
+                                  'train_cfg.max_epochs=3'])
+    runner = Runner.from_cfg(train_tool.build_cfg(args))
+    runner.train()
+    assert runner.epoch == 3
+    assert runner.optim_wrapper.get_lr()['lr'] == pytest.approx([lr * 0.25] * 2)  # epoch 2
+
+
+def test_a_hook_lr_that_disagrees_with_the_optimizer_is_an_error(data_root, tmp_path):
+    cfg = tiny_cfg(data_root / 'data', tmp_path / 'w', 1)
+    cfg.optim_wrapper.optimizer.lr = 1e-3
+    cfg.custom_hooks[-1].lr = 5e-4
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(ValueError, match=r'lr=0\.0005\).*optimizer lr 0\.001.*'
+                       r'optim_wrapper\.optimizer\.lr'):
+        runner.train()
+    assert not list((tmp_path / 'w').glob('epoch_*.pth'))
+    cfg.custom_hooks[-1].lr = 1e-3  # agreeing values are accepted
+    runner = Runner.from_cfg(cfg)
+    runner.optim_wrapper = runner.build_optim_wrapper(runner.optim_wrapper)
+    hook = [h for h in runner.hooks if isinstance(h, TwoPhaseScheduleHook)][0]
+    hook.before_run(runner)
+    assert hook.lr_for('pretrained', 1) == 1e-3
+
+
 def test_phase_one_leaves_the_backbone_untouched(data_root):
     cfg = tiny_cfg(data_root / 'data', data_root / 'w_phase', 1)
     cfg.custom_hooks[-1].update(phase1_epochs=1)

@@ -1,7 +1,8 @@
 # The official two-phase schedule (svip-method.md, section 6) in MMEngine terms: Adam, one
 # optimizer for the whole run, gradient clipping at 1.0; TwoPhaseScheduleHook (listed in the
 # experiment's custom_hooks) sets the per-epoch learning rates of the 'new' and 'pretrained'
-# parameter groups, so no param_scheduler is used.
+# parameter groups, so no param_scheduler is used. optimizer.lr is phase 2's base lr (the
+# hook reads it from the optimizer); phase 1's lr is the hook's phase1_lr.
 optim_wrapper = dict(
     constructor='SVIPOptimWrapperConstructor',
     optimizer=dict(type='Adam', lr=3e-5, betas=(0.5, 0.999), weight_decay=0.0),
