@@ -1,13 +1,18 @@
-"""Kill a run in the middle of an epoch, --resume auto, and end with the same weights."""
+"""Kill a run in the middle of an epoch, --resume auto, and end with the same weights (with the
+default job's data-loader workers)."""
+import logging
 import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
+from mmengine.config import Config
 from tiny_config import REPO, tiny_cfg
+from torch.utils.data import DataLoader
 
-from svip_mm.engine import prepare_data
+from svip_mm.engine import EpochSeedHook, prepare_data
 
 HELPERS = Path(__file__).parent / 'helpers'
 
@@ -22,6 +27,12 @@ def _train(cfg_file, work_dir, *extra):
 def test_killed_run_resumes_to_identical_weights(tmp_path):
     cfg = tiny_cfg(tmp_path / 'data', tmp_path / 'unused', epochs=3)
     cfg.model.backbone.drop_path_rate = 0.1  # randomness that must repeat after resuming
+    # the default job's data-loader workers, whose random flips must repeat as well
+    default = Config.fromfile(str(REPO / 'configs/svip_vit_synthetic.py'),
+                              import_custom_modules=False).train_dataloader
+    assert default.num_workers > 0
+    cfg.train_dataloader.update(num_workers=default.num_workers,
+                                persistent_workers=default.persistent_workers)
     prepare_data(cfg)
     iters_per_epoch = 5  # 150 trainval images / batch 32
     plain = tmp_path / 'plain.py'
@@ -46,3 +57,16 @@ def test_killed_run_resumes_to_identical_weights(tmp_path):
     assert ref.keys() == res.keys()
     for key in ref:
         assert torch.equal(ref[key], res[key]), key
+
+
+def test_epoch_seed_hook_warns_that_persistent_workers_break_exact_resume():
+    for workers, persistent, warned in ((2, True, True), (2, False, False), (0, False, False)):
+        records = []
+        runner = SimpleNamespace(
+            train_dataloader=DataLoader(range(4), num_workers=workers,
+                                        persistent_workers=persistent),
+            logger=SimpleNamespace(log=lambda level, msg: records.append((level, msg))))
+        EpochSeedHook().before_train(runner)
+        assert [level for level, _ in records] == ([logging.WARNING] if warned else [])
+        if warned:
+            assert 'persistent_workers=False' in records[0][1]

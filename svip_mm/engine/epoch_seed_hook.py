@@ -1,4 +1,5 @@
 """Per-epoch reseeding, so that a resumed run repeats the uninterrupted one exactly."""
+import logging
 import random
 
 import numpy as np
@@ -14,10 +15,14 @@ class EpochSeedHook(Hook):
     MMEngine seeds once at start-up and does not store the random state in checkpoints, so
     after ``--resume`` dropout, stochastic depth and random augmentations would draw other
     numbers than the uninterrupted run. With this hook, epoch e always starts from the same
-    state; on the CPU with a fixed seed a resumed run ends with the same weights. Dataloader
-    workers are seeded from the main process when they start, so this also holds for
-    ``num_workers > 0`` unless ``persistent_workers=True`` (persistent workers keep their
-    random streams across epochs).
+    state; on the CPU with a fixed seed a resumed run ends with the same weights.
+
+    Dataloader workers draw the random augmentations. MMEngine seeds each worker when it
+    starts (from ``randomness.seed`` and the worker id), so with
+    ``persistent_workers=False`` (workers restarted every epoch) this holds for
+    ``num_workers > 0`` too. Persistent workers carry their random streams from one epoch to
+    the next, so a resumed run (whose workers start afresh) draws other augmentations than
+    the uninterrupted one: the hook logs a warning for such a train_dataloader.
 
     Args:
         seed: base seed; by default the runner's seed (``randomness.seed``).
@@ -26,6 +31,16 @@ class EpochSeedHook(Hook):
 
     def __init__(self, seed=None):
         self.seed = seed
+
+    def before_train(self, runner) -> None:
+        loader = runner.train_dataloader
+        if getattr(loader, 'num_workers', 0) > 0 and getattr(loader, 'persistent_workers', False):
+            runner.logger.log(
+                logging.WARNING,
+                'EpochSeedHook: train_dataloader has persistent_workers=True, whose workers keep '
+                'their random streams across epochs, so a --resume run will not repeat the '
+                'uninterrupted run exactly; set train_dataloader.persistent_workers=False '
+                '(the workers then restart, reseeded, every epoch) for exact resume')
 
     def before_train_epoch(self, runner) -> None:
         base = self.seed if self.seed is not None else runner.seed

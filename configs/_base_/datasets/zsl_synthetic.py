@@ -28,7 +28,11 @@ test_pipeline = [
 train_dataloader = dict(
     batch_size=64,
     num_workers=2,
-    persistent_workers=True,
+    # workers restarted (and reseeded by MMEngine) every epoch, so that with EpochSeedHook a
+    # --resume run draws the same augmentations as an uninterrupted one; persistent workers
+    # would carry their random streams across epochs. Restarting 2 workers costs about
+    # 0.1-0.2 s per epoch (of ~14 s on 2 CPU cores).
+    persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(type=dataset_type, data_root=data_root, split='trainval',
                  pipeline=train_pipeline))
