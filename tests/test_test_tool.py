@@ -238,3 +238,55 @@ def test_calibrate_prepare_train_gamma(trained):
     assert saved['gamma'] == res['gamma'] and saved['gamma'] in saved['sweep']['gamma']
     assert saved['sweep']['gamma'] == pytest.approx(np.arange(-5, 5) / 10)
     assert saved['cfg_option'] == f"test_evaluator.0.gamma={res['gamma']:g}"
+
+
+# ---------------------------------------------------------------------------- documented gamma
+def documented_gamma_options(capsys):
+    """Every ``--cfg-options`` key for the calibration gamma that the docs, the tools'
+    docstrings and help, and the tutorials give (on a command line)."""
+    sources = [REPO / 'README.md', REPO / 'tools/test.py', REPO / 'tools/calibrate.py',
+               *sorted((REPO / 'docs').glob('*.md')), *sorted((REPO / 'tutorials').glob('*.md')),
+               *sorted((REPO / 'tutorials').glob('*.ipynb'))]
+    found = []  # (key, where)
+    for path in sources:
+        for key in re.findall(r'--cfg-options\s+(test_evaluator[\w.]*\.gamma)=', path.read_text()):
+            found.append((key, path.name))
+    with pytest.raises(SystemExit):
+        load_tool('test').parse_args(['--help'])
+    help_text = ' '.join(capsys.readouterr().out.split())
+    example = re.search(r'--cfg-options CFG_OPTIONS .*?e\.g\. (test_evaluator[\w.]*\.gamma)=',
+                        help_text)
+    assert example, help_text
+    found.append((example.group(1), 'tools/test.py --help'))
+    return found
+
+
+def test_the_documented_gamma_option_works_on_a_list_evaluator(trained, capsys):
+    base, config, ckpt = trained
+    assert isinstance(Config.fromfile(str(config)).test_evaluator, list)  # as the default job's
+    options = documented_gamma_options(capsys)
+    assert {'calibration.md', 'calibrate.py', 'test.py', 'tools/test.py --help'} <= {
+        where for _, where in options}
+    gamma = 0.07  # not the fixture's GAMMA: this run's value must be the one in effect
+    for i, key in enumerate(sorted({key for key, _ in options})):  # one run per form
+        where = [w for k, w in options if k == key]
+        out = base / f'documented_{i}'
+        proc = subprocess.run(
+            [sys.executable, str(REPO / 'tools/test.py'), str(config), str(ckpt), '--work-dir',
+             str(out), '--out', str(out / 'metrics.json'), '--out', str(out / 'preds.pkl'),
+             '--cfg-options', f'{key}={gamma}'],
+            cwd=str(base), env=tool_env(), capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, (f'{key}= (from {where}): ' + proc.stdout[-2000:] +
+                                      proc.stderr[-2000:])
+        honest = re.search(r'^\s+honest\s+([+-]\d+\.\d+)\s', proc.stdout, re.M)
+        assert float(honest.group(1)) == gamma, (key, where)
+        metrics = json.loads((out / 'metrics.json').read_text())['metrics']
+        preds = pickle.loads((out / 'preds.pkl').read_bytes())
+        scores = np.stack([p['pred_score'] for p in preds])
+        labels = np.array([p['gt_label'] for p in preds])
+        unseen_flag = np.array([p['is_unseen'] for p in preds])
+        unseen = np.unique(labels[unseen_flag])
+        seen = np.setdiff1d(np.arange(scores.shape[1]), unseen)
+        again = evaluate_zsl(scores, labels, unseen_flag, seen, unseen, gamma=gamma)
+        for name in ('gzsl/U', 'gzsl/S', 'gzsl/H'):
+            assert metrics[name] == pytest.approx(again[name], abs=1e-9), (key, name)

@@ -18,8 +18,9 @@ Two steps around an ordinary training run::
     # 3. sweep gamma on val_loc images (pseudo-unseen) + the held-out images (pseudo-seen)
     python tools/calibrate.py gamma work_dirs/calib/calibration_train.py \\
         work_dirs/calib/epoch_30.pth --out work_dirs/calib/gamma.json
-    # 4. test the model trained on trainval with that gamma
-    python tools/test.py configs/svip_vit_synthetic.py CKPT --cfg-options test_evaluator.gamma=G
+    # 4. test the model trained on trainval with that gamma; step 3 prints the option, here
+    #    test_evaluator.0.gamma (the config's test_evaluator is a list, GZSLMetric first)
+    python tools/test.py configs/svip_vit_synthetic.py CKPT --cfg-options test_evaluator.0.gamma=G
 
 ``prepare`` leaves the held-out indices and the class lists in the written config (its
 ``calibration`` entry); ``gamma`` reads them from there.

@@ -9,8 +9,10 @@ Before the Runner is built, the config's ``data_preparation`` steps run (as in
 ``tools/train.py``). The config's ``test_dataloader`` and ``test_evaluator`` are used
 (``GZSLMetric``, and ``PatchSelectionMetric`` where the config adds it). At the end one table
 is printed: T1, U, S, H of the honest block (gamma from the config, e.g.
-``--cfg-options test_evaluator.gamma=0.1`` or a gamma from ``tools/calibrate.py``) and,
-labelled, the oracle and official blocks, followed by the patch-selection figures if any.
+``--cfg-options test_evaluator.0.gamma=0.1`` where ``test_evaluator`` is a list with
+``GZSLMetric`` first, as in every config here, or ``test_evaluator.gamma=0.1`` where it is a
+single metric; ``tools/calibrate.py`` prints the option for a config) and, labelled, the
+oracle and official blocks, followed by the patch-selection figures if any.
 
 ``--out`` (may be repeated) writes, by the file's extension:
 
@@ -64,7 +66,9 @@ def parse_args(argv=None):
                         help='write the metrics (.json) or the predictions (.pkl/.pickle); '
                         'may be given twice')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config entries, e.g. test_evaluator.gamma=0.1')
+                        help='override config entries, e.g. test_evaluator.0.gamma=0.1 '
+                        '(the GZSLMetric gamma when test_evaluator is a list with it first, '
+                        'as in the configs here; test_evaluator.gamma=0.1 for a single metric)')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
     parser.add_argument('--show-dir', help='write visualisation figures of the evaluated '
