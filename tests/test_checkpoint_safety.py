@@ -3,7 +3,6 @@ through ``getattr`` or through any callable of svip_mm's legacy allow-list are r
 ``torch.load``, by :func:`load_checkpoint_file` and by every tool that loads a checkpoint,
 and their payload never runs; svip_mm's own checkpoints (new and old layout) keep loading."""
 import copy
-import os
 import pickle
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from svip_mm.engine import load_checkpoint_file, prepare_data
 from svip_mm.engine.checkpoint_format import decode, encode
 from svip_mm.engine.safe_checkpoint import UnsafeCheckpointError, legacy_checkpoint_globals
 from tiny_config import REPO, tiny_cfg
+from tool_process import run_tool
 
 
 class Ref:
@@ -219,11 +219,6 @@ def test_history_buffer_and_containers_round_trip():
 
 
 # ---------------------------------------------------------------------------------- the tools
-def _tool(*args, cwd):
-    env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
-    env.update(OMP_NUM_THREADS='1')
-    return subprocess.run([sys.executable, *map(str, args)], cwd=str(cwd), env=env,
-                          capture_output=True, text=True, timeout=300)
 
 
 @pytest.mark.parametrize('tool', ['test', 'predict', 'visualize', 'resume', 'load_from'])
@@ -231,15 +226,15 @@ def test_every_tool_refuses_a_crafted_checkpoint(trained, tmp_path, tool):
     base, _, _ = trained
     _, crafted, marker = crafted_files(tmp_path)[0]
     config, image = base / 'tiny.py', next((base / 'data').rglob('*.png'))
-    cmd = {'test': ['tools/test.py', config, crafted, '--work-dir', tmp_path / 'w'],
-           'predict': ['tools/predict.py', config, crafted, image],
-           'visualize': ['tools/visualize.py', config, crafted, image, '--out',
+    cmd = {'test': ['test.py', config, crafted, '--work-dir', tmp_path / 'w'],
+           'predict': ['predict.py', config, crafted, image],
+           'visualize': ['visualize.py', config, crafted, image, '--out',
                          tmp_path / 'v.png'],
-           'resume': ['tools/train.py', config, '--work-dir', tmp_path / 'w', '--resume',
+           'resume': ['train.py', config, '--work-dir', tmp_path / 'w', '--resume',
                       crafted],
-           'load_from': ['tools/train.py', config, '--work-dir', tmp_path / 'w', '--no-test',
+           'load_from': ['train.py', config, '--work-dir', tmp_path / 'w', '--no-test',
                          '--cfg-options', f'load_from={crafted}']}[tool]
-    proc = _tool(REPO / cmd[0], *cmd[1:], cwd=base)
+    proc = run_tool(*cmd, cwd=base)
     assert proc.returncode != 0
     assert 'refused' in proc.stdout + proc.stderr, (proc.stdout + proc.stderr)[-3000:]
     assert not marker.exists()

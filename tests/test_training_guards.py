@@ -3,7 +3,6 @@ load_from; --resume finds the latest checkpoint or stops; a run never overwrites
 it did not write; one training run per work dir."""
 import copy
 import hashlib
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +19,7 @@ from svip_mm.engine.latest_checkpoint import latest_checkpoint
 from svip_mm.engine.work_dir_lock import (WorkDirLockedError, lock_work_dir,
                                           unlock_work_dir)
 from tiny_config import REPO, tiny_cfg
+from tool_process import run_tool
 
 
 @pytest.fixture(scope='module')
@@ -33,11 +33,6 @@ def trained(tmp_path_factory):
     return base, cfg, base / 'work/epoch_1.pth'
 
 
-def _tool(*args, cwd):
-    env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
-    env.update(OMP_NUM_THREADS='1')
-    return subprocess.run([sys.executable, *map(str, args)], cwd=str(cwd), env=env,
-                          capture_output=True, text=True, timeout=300)
 
 
 def _digest(path: Path) -> str:
@@ -73,7 +68,7 @@ def test_test_tool_refuses_a_checkpoint_that_does_not_fit(trained, tmp_path, kin
     base, _, ckpt = trained
     edit, listed = EDITS[kind]
     bad = _edited(ckpt, tmp_path / 'bad.pth', edit)
-    proc = _tool(REPO / 'tools/test.py', base / 'tiny.py', bad, '--work-dir', tmp_path / 'w',
+    proc = run_tool('test.py', base / 'tiny.py', bad, '--work-dir', tmp_path / 'w',
                  cwd=base)
     assert proc.returncode != 0
     assert listed in proc.stderr, proc.stderr[-3000:]
@@ -140,7 +135,7 @@ def test_resume_finds_the_latest_checkpoint_without_last_checkpoint(trained, tmp
     work.mkdir()
     (work / 'epoch_1.pth').write_bytes(ckpt.read_bytes())  # no last_checkpoint file
     before = _digest(work / 'epoch_1.pth')
-    proc = _tool(REPO / 'tools/train.py', base / 'tiny.py', '--work-dir', work, '--resume',
+    proc = run_tool('train.py', base / 'tiny.py', '--work-dir', work, '--resume',
                  '--no-test', '--cfg-options', 'train_cfg.max_epochs=2', cwd=base)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert 'resumed epoch: 1' in proc.stdout + proc.stderr
@@ -149,7 +144,7 @@ def test_resume_finds_the_latest_checkpoint_without_last_checkpoint(trained, tmp
 
 def test_resume_with_nothing_to_resume_stops(trained, tmp_path):
     base, _, _ = trained
-    proc = _tool(REPO / 'tools/train.py', base / 'tiny.py', '--work-dir', tmp_path / 'w',
+    proc = run_tool('train.py', base / 'tiny.py', '--work-dir', tmp_path / 'w',
                  '--resume', cwd=base)
     assert proc.returncode != 0
     assert 'nothing to resume from' in proc.stderr and 'Traceback' not in proc.stderr
@@ -162,7 +157,7 @@ def test_a_new_run_never_overwrites_checkpoints_of_another(trained, tmp_path):
     work.mkdir()
     (work / 'epoch_1.pth').write_bytes(ckpt.read_bytes())
     before = _digest(work / 'epoch_1.pth')
-    proc = _tool(REPO / 'tools/train.py', base / 'tiny.py', '--work-dir', work, '--no-test',
+    proc = run_tool('train.py', base / 'tiny.py', '--work-dir', work, '--no-test',
                  cwd=base)
     assert proc.returncode != 0
     assert 'would overwrite (epoch_1.pth' in proc.stderr and '--resume' in proc.stderr
@@ -202,7 +197,7 @@ def test_second_run_in_a_work_dir_is_refused(trained, tmp_path):
         assert holder.stdout.readline().strip() == 'locked'
         with pytest.raises(WorkDirLockedError, match=f'pid {holder.pid}'):
             lock_work_dir(str(work))
-        proc = _tool(REPO / 'tools/train.py', base / 'tiny.py', '--work-dir', work, '--no-test',
+        proc = run_tool('train.py', base / 'tiny.py', '--work-dir', work, '--no-test',
                      cwd=base)
         assert proc.returncode != 0
         assert 'in use by another training run' in proc.stderr, proc.stderr[-3000:]
