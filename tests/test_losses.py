@@ -1,8 +1,10 @@
 """Consistency, decorrelation and selector losses against their formulas."""
 import math
+import warnings
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from svip_mm.models.losses import (AttributeDecorrelationLoss, SVIPConsistencyLoss,
                                    SVIPSelectorLoss)
@@ -18,6 +20,34 @@ def test_kl_consistency_is_the_official_formula():
     assert torch.allclose(SVIPConsistencyLoss('kl')(src, tgt), expected, rtol=1e-4)
     batchmean = SVIPConsistencyLoss('kl', reduction='batchmean')(src, tgt)
     assert torch.allclose(batchmean, expected * 6, rtol=1e-4)
+
+
+@pytest.mark.parametrize('reduction', ['mean', 'batchmean'])
+def test_kl_consistency_emits_no_warning_and_keeps_the_old_value(reduction):
+    torch.manual_seed(3)
+    src = torch.randn(5, 7, requires_grad=True)
+    tgt = torch.randn(5, 7)
+    t = 20.0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        loss = SVIPConsistencyLoss('kl', reduction=reduction)(src, tgt)
+    assert [str(w.message) for w in caught] == []
+    # the definition in float64: sum_c p_tgt * log(p_tgt / p_src), divided by B*C or B
+    p_tgt = (tgt.double() / t).softmax(1)
+    log_p_src = (src.detach().double() / t).log_softmax(1)
+    terms = p_tgt * (p_tgt.log() - log_p_src)
+    divisor = terms.numel() if reduction == 'mean' else terms.size(0)
+    assert loss.item() == pytest.approx((terms.sum() / divisor * t * t).item(), rel=1e-5)
+    # bit for bit the value and gradient of the former F.kl_div(..., reduction=reduction) call
+    old_src = src.detach().clone().requires_grad_(True)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        old = F.kl_div(F.log_softmax(old_src / t, dim=1), F.softmax(tgt / t, dim=1),
+                       reduction=reduction) * t * t
+    assert torch.equal(loss, old)
+    loss.backward()
+    old.backward()
+    assert torch.equal(src.grad, old_src.grad)
 
 
 def test_jsd_is_symmetric_bounded_and_zero_for_equal_inputs():

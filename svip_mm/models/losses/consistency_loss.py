@@ -38,11 +38,16 @@ class SVIPConsistencyLoss(nn.Module):
         self.reduction, self.loss_weight = reduction, loss_weight
 
     def forward(self, sim_src: torch.Tensor, sim_tgt: torch.Tensor) -> torch.Tensor:
+        """Class similarities [B, C] of the source and target passes -> scalar loss []."""
         sim_src, sim_tgt = sim_src.float(), sim_tgt.float()
         if self.mode == 'kl':
             t = self.temperature
-            loss = F.kl_div(F.log_softmax(sim_src / t, dim=1), F.softmax(sim_tgt / t, dim=1),
-                            reduction=self.reduction) * t * t
+            # element-wise KL terms [B, C]; reduced here rather than by F.kl_div, whose
+            # reduction='mean' warns on every call (torch reduces 'mean' with this same .mean())
+            terms = F.kl_div(F.log_softmax(sim_src / t, dim=1), F.softmax(sim_tgt / t, dim=1),
+                             reduction='none')
+            loss = (terms.mean() if self.reduction == 'mean'
+                    else terms.sum() / terms.size(0)) * t * t
         else:
             log_p = F.log_softmax(sim_src * self.scale, dim=1)
             log_q = F.log_softmax(sim_tgt * self.scale, dim=1)
