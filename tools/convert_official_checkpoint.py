@@ -8,8 +8,21 @@ OUT_word_vectors.npy, and prints the model settings to put in a config. The offi
 unpickled UNSAFELY (it contains an argparse Namespace): convert only files you trust.
 The class attribute matrix is not part of the official checkpoint; svip_mm takes it from the
 dataset (att_splits.mat) when the model is evaluated.
+
+The architecture is read from the tensor shapes and the model it describes is built: every
+tensor must have that model's shape, none may be missing or left over (the official
+``head.weight`` / ``head.bias``, the ViT's unused classifier, are dropped on purpose).
+Otherwise the tool writes nothing and stops with one ``error:`` line naming the keys, their
+shapes and the expected ones. Both files are written under temporary names and renamed
+only when complete.
+
+The converted file holds no path of the machine it was converted on: ``meta`` names the
+official file by its name (and SHA-256), and ``meta['svip_model']['neck']['word_vectors']``
+is the file name of OUT_word_vectors.npy, relative to the folder of OUT.pth (the vectors
+themselves are also in the state dict, ``neck.word_vectors``).
 """
 import argparse
+import hashlib
 import os
 import os.path as osp
 import pprint
@@ -20,29 +33,46 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from svip_mm.models.official_checkpoint import (convert_official_state,  # noqa: E402
+from svip_mm.models.official_checkpoint import (OfficialCheckpointError,  # noqa: E402
+                                                check_against_model,
+                                                convert_official_state,
                                                 official_args_to_options,
+                                                official_model_settings,
                                                 read_official_checkpoint,
                                                 read_official_word_vectors)
 
 
-def svip_model_settings(arch: dict, options: dict, num_heads: int, word_vectors_path: str):
-    """Model config (without num_classes and the data preprocessor) that reproduces the
-    official inference path."""
-    return dict(
-        type='SVIPClassifier',
-        backbone=dict(type='SVIPVisionTransformer',
-                      arch=dict(embed_dims=arch['embed_dims'], num_layers=arch['num_layers'],
-                                num_heads=num_heads),
-                      patch_size=arch['patch_size'], img_size=arch['img_size']),
-        neck=dict(type='SemanticPatchSelector', in_channels=arch['embed_dims'],
-                  num_attributes=arch['num_attributes'], keep_k=options['keep_k'],
-                  word_vectors=word_vectors_path, unit_size=arch['unit_size'],
-                  hidden_channels=arch['hidden_channels'], context_layout='official',
-                  label_grouping='official_raster'),
-        head=dict(type='SemanticAttributeHead', num_attributes=arch['num_attributes'],
-                  in_channels=arch['embed_dims'], unit_size=arch['unit_size'],
-                  pooling=options['pooling'], similarity='dot', scale=5.0, eval_units='all'))
+def _fail(message: str):
+    print(f'error: {message}', file=sys.stderr)
+    sys.exit(1)
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_all(writes):
+    """[(path, write(file))]: each to a temporary name next to its path, then all renamed;
+    a failure while writing removes the temporary files and renames nothing."""
+    temps = []
+    try:
+        for path, write in writes:
+            temp = osp.join(osp.dirname(osp.abspath(path)),
+                            f'.{osp.basename(path)}.{os.getpid()}.part')
+            f = open(temp, 'xb')  # never a file of someone else's
+            temps.append(temp)
+            with f:
+                write(f)
+        for temp, (path, _) in zip(temps, writes):
+            os.replace(temp, path)
+    finally:
+        for temp in temps:
+            if osp.exists(temp):
+                os.remove(temp)
 
 
 def main(argv=None):
@@ -53,29 +83,43 @@ def main(argv=None):
     parser.add_argument('out', help='svip_mm checkpoint to write')
     parser.add_argument('--num-heads', type=int, default=12,
                         help='attention heads (not recoverable from weights; ViT-B: 12)')
-    parser.add_argument('--force', action='store_true', help='overwrite an existing output')
+    parser.add_argument('--force', action='store_true', help='overwrite existing outputs')
     args = parser.parse_args(argv)
 
-    if osp.exists(args.out) and not args.force:
-        sys.exit(f'error: {args.out} exists; pass --force to overwrite it')
+    npy_path = osp.splitext(args.out)[0] + '_word_vectors.npy'
+    for path in (args.out, npy_path):
+        if osp.exists(path) and not args.force:
+            _fail(f'{path} exists; pass --force to overwrite it')
     for path in (args.official, args.word_vectors):
         if not osp.isfile(path):
-            sys.exit(f'error: file not found: {path}')
-    ckpt = read_official_checkpoint(args.official)
-    vectors = read_official_word_vectors(args.word_vectors)
-    state, arch = convert_official_state(ckpt['network'], vectors)
-    options = official_args_to_options(ckpt.get('args'))
+            _fail(f'file not found: {path}')
+    try:
+        ckpt = read_official_checkpoint(args.official)
+        vectors = read_official_word_vectors(args.word_vectors)
+        options = official_args_to_options(ckpt.get('args'))
+        state, arch = convert_official_state(ckpt['network'], vectors, source=args.official)
+        check_against_model(state, arch,
+                            official_model_settings(arch, options, args.num_heads, vectors),
+                            source=args.official)
+    except OfficialCheckpointError as e:
+        _fail(str(e))
 
-    npy_path = osp.splitext(args.out)[0] + '_word_vectors.npy'
-    settings = svip_model_settings(arch, options, args.num_heads, npy_path)
-    meta = dict(converted_from=osp.abspath(args.official), official_epoch=ckpt.get('epoch'),
-                official_dataset=options['dataset'], svip_model=settings)
+    epoch = ckpt.get('epoch')
+    # no folder in the file: the word vectors by file name, next to the checkpoint
+    stored = official_model_settings(arch, options, args.num_heads, osp.basename(npy_path))
+    meta = dict(converted_from=osp.basename(args.official),
+                converted_from_sha256=_sha256(args.official),
+                official_epoch=epoch if isinstance(epoch, (int, str)) or epoch is None
+                else str(epoch),  # plain types only: the file loads with weights_only=True
+                official_dataset=options['dataset'], svip_model=stored)
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-    np.save(npy_path, vectors)
-    torch.save(dict(meta=meta, state_dict=state), args.out)
+    # the .npy first, so that a complete .pth always has its vectors beside it
+    _write_all([(npy_path, lambda f: np.save(f, vectors)),
+                (args.out, lambda f: torch.save(dict(meta=meta, state_dict=state), f))])
     print(f'wrote {args.out} ({len(state)} tensors) and {npy_path}')
     print('model settings (add num_classes to the head and a data_preprocessor):')
-    pprint.pprint(settings, sort_dicts=False)
+    pprint.pprint(official_model_settings(arch, options, args.num_heads, npy_path),
+                  sort_dicts=False)
 
 
 if __name__ == '__main__':
