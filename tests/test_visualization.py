@@ -2,6 +2,7 @@
 7x7 unit grids) and on a tiny random SVIP model; the test hook end to end through
 ``tools/test.py --show-dir`` on a few synthetic test images."""
 import copy
+import dataclasses
 import importlib.util
 import pickle
 from pathlib import Path
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 from matplotlib.patches import Rectangle
+from matplotlib.patheffects import withStroke
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import HOOKS, MODELS
 
@@ -21,7 +23,7 @@ from svip_mm.models.utils import patches_to_units
 from svip_mm.visualization import (SVIPVisualizationHook, analyse_image, attention_panel_labels,
                                    input_to_display, localise_attributes, plot_attention_maps,
                                    plot_attribute_localisation, plot_image_summary,
-                                   plot_selection, selection_panel_labels)
+                                   plot_selection, prediction_title, selection_panel_labels)
 from svip_mm.visualization.grid import unit_at, unit_boxes
 from tiny_config import tiny_cfg
 
@@ -39,6 +41,16 @@ def image_with_gid(ax, gid):
     found = [im for im in ax.get_images() if im.get_gid() == gid]
     assert len(found) == 1
     return np.asarray(found[0].get_array())
+
+
+def colorbar_label(ax, gid):
+    """The label of the colourbar drawn for the image ``gid`` (fails when it has none)."""
+    found = [im for im in ax.get_images() if im.get_gid() == gid]
+    assert len(found) == 1 and found[0].colorbar is not None, f'{ax.get_label()}: no colourbar'
+    cbar = found[0].colorbar
+    # an inset of the panel: fig.axes stays one axes per panel
+    assert cbar.ax in ax.child_axes and cbar.ax not in ax.figure.axes
+    return cbar.ax.get_ylabel()
 
 
 def rects(ax, gid):
@@ -124,6 +136,25 @@ def test_rollout_panel_is_the_aggregation_output(model, analysis):
     assert not panel(fig, 'image').get_images()[0].get_gid()
 
 
+def test_attention_maps_have_labelled_colourbars_on_their_own_scale(analysis):
+    _, a = analysis
+    fig = plot_attention_maps(a.image, a.layer_attention, a.aggregated_attention, a.patch_grid,
+                              aggregation='rollout')
+    maps = {f'layer_{i + 1}': m for i, m in enumerate(a.layer_attention)}
+    maps['aggregated'] = a.aggregated_attention
+    for label, values in maps.items():
+        ax = panel(fig, label)
+        expected = 'rollout score' if label == 'aggregated' else 'attention weight'
+        assert colorbar_label(ax, 'attention') == expected
+        # each scale spans that map's own values
+        im = [im for im in ax.get_images() if im.get_gid() == 'attention'][0]
+        assert (im.norm.vmin, im.norm.vmax) == pytest.approx((values.min(), values.max()))
+    assert panel(fig, 'image').get_images()[0].colorbar is None
+    assert panel(fig, 'layer_2').get_title().startswith('layer 2: CLS attention')
+    assert 'rollout of all 3 layers' in panel(fig, 'aggregated').get_title()
+    assert "selector's training target" in panel(fig, 'aggregated').get_title()
+
+
 def test_attention_figure_vit_b_sized():
     rng = np.random.default_rng(0)
     layers, agg = rng.random((12, 196)), rng.random(196)
@@ -173,9 +204,59 @@ def test_selection_with_attention_and_ground_truth_mask():
     crossed = [ln for ln in gt.lines if ln.get_gid() == 'background']
     # background: every unit but 5, 6, 9 (unit 10 is 0% foreground after the cut)
     assert len(crossed) == 13
-    assert gt.get_title() == 'mask: 3/4 kept on object'
+    assert gt.get_title().startswith('true object (white): 3 of the 4 kept\nunits are on it')
     with pytest.raises(ValueError, match='one per unit'):
         plot_selection(np.zeros((64, 64, 3), np.uint8), keep, np.ones(9))
+
+
+@pytest.mark.parametrize('mode,words', [('add', 'get the context token e added'),
+                                        ('replace', 'are replaced by the context token e'),
+                                        ('drop', 'are zeroed'),
+                                        (None, 'receive the context token e')])
+def test_selection_panels_say_what_they_show(mode, words):
+    mask = np.zeros((64, 64), np.uint8)
+    mask[16:48, 16:48] = 255
+    mask[16:24, 16:32] = 0  # unit 5: 1/2 foreground
+    mask[16:20, 32:48] = 0  # unit 6: 3/4 foreground
+    keep = np.zeros(16, bool)
+    keep[[5, 6, 9, 15]] = True
+    prob = np.where(keep, 0.2, 0.7) + np.linspace(0, 0.1, 16)  # kept = the 4 lowest
+    fig = plot_selection(np.full((64, 64, 3), 255, np.uint8), keep, prob,
+                         attention_unit_scores=np.arange(16.0), gt_mask=mask, context_mode=mode)
+    sel_title = panel(fig, 'selection').get_title()
+    assert 'selector keeps 4 of 16 units' in sel_title
+    assert '(16x16 px' in sel_title  # 4x4 units over 64 px
+    assert f'the other 12\n(hatched) {words}' in sel_title
+    assert 'e on' not in sel_title
+    sp = panel(fig, 'selector_prob')
+    assert colorbar_label(sp, 'unit_values') == 'P(unrelated)'
+    im = [im for im in sp.get_images() if im.get_gid() == 'unit_values'][0]
+    assert (im.norm.vmin, im.norm.vmax) == (0.0, 1.0)
+    assert 'the 4 lowest are kept' in sp.get_title()
+    att = panel(fig, 'attention_units')
+    assert colorbar_label(att, 'unit_values') == 'attention per unit'
+    assert 'rank written in (1 = highest)' in att.get_title()
+    # the foreground fractions, computed here from the planted mask, one per 16 px block
+    frac = (mask.reshape(4, 16, 4, 16) > 0).mean(axis=(1, 3)).reshape(-1)
+    gt = panel(fig, 'ground_truth')
+    boxes = unit_boxes((4, 4), (64, 64))
+    drawn = {unit_at(*t.get_position(), (4, 4), (64, 64)): t for t in gt.texts}
+    assert sorted(drawn) == list(range(16))
+    for u, t in drawn.items():
+        x0, y0, bw, bh = boxes[u]
+        assert t.get_position() == pytest.approx((x0 + bw / 2, y0 + bh / 2))
+        assert abs(float(t.get_text()) - frac[u]) <= 0.05 + 1e-9  # written to 1 decimal
+        # white with a dark outline: legible on the white object and the dark background
+        assert t.get_color() == 'white'
+        assert any(isinstance(e, withStroke) for e in t.get_path_effects())
+    assert [drawn[u].get_text() for u in (5, 6, 9, 0)] == ['0.5', '0.8', '1.0', '0.0']
+    assert gt.get_title().startswith('true object (white): 3 of the 4 kept')
+    # a keep set that is not the selector's 4 lowest (oracle selection) is not credited to it
+    fig = plot_selection(np.zeros((64, 64, 3), np.uint8), keep, 1 - prob, context_mode=mode)
+    assert panel(fig, 'selection').get_title().startswith('kept (not by the selector): 4 of 16')
+    assert 'the 4 kept units are not its 4 lowest' in panel(fig, 'selector_prob').get_title()
+    fig = plot_selection(np.zeros((64, 64, 3), np.uint8), keep)
+    assert panel(fig, 'selection').get_title().startswith('kept: 4 of 16')
 
 
 def test_selection_on_a_rectangular_grid():
@@ -209,6 +290,17 @@ def test_attribute_localisation_picks_the_highest_unit():
         np.testing.assert_allclose(image_with_gid(ax, 'unit_values'),
                                    scores[:, attr].reshape(7, 7))
     assert panel(fig, 'attribute_2').get_title().startswith('a2\n')
+    for attr, unit in ((4, 0), (2, 30)):
+        ax = panel(fig, f'attribute_{attr}')
+        assert colorbar_label(ax, 'unit_values') == 'attribute score per unit'
+        # the title names the red box by the row and column numbers on the axes' ticks
+        row, col = unit // 7 + 1, unit % 7 + 1
+        assert f'highest unit: row {row}, col {col}' in ax.get_title()
+        assert [t.get_text() for t in ax.get_xticklabels()] == [str(c) for c in range(1, 8)]
+        assert [t.get_text() for t in ax.get_yticklabels()] == [str(r) for r in range(1, 8)]
+        box = rects(ax, 'best_unit')[0]
+        assert ax.get_xticks()[col - 1] == pytest.approx(box.get_x() + box.get_width() / 2)
+        assert ax.get_yticks()[row - 1] == pytest.approx(box.get_y() + box.get_height() / 2)
     with pytest.raises(ValueError, match='top=7'):
         localise_attributes(scores, pooled, top=7)
     with pytest.raises(ValueError, match='K = 6'):
@@ -230,6 +322,46 @@ def test_summary_figure_has_every_panel(analysis, tmp_path):
     out = tmp_path / 'summary.png'
     fig.savefig(out, dpi=40)
     assert mpimg.imread(str(out)).ndim == 3
+
+
+def test_summary_rows_fill_the_width_and_are_titled(analysis):
+    _, a = analysis
+    mask = np.zeros((64, 64), bool)
+    mask[8:40, 8:40] = True
+    # 5 attention panels, 4 selection panels, 3 attributes: each row spans the whole width
+    fig = plot_image_summary(a, gt_mask=mask, top_attributes=3)
+    fig.draw_without_rendering()
+    rows = fig.subfigs
+    assert len(rows) == 3
+    for row in rows:
+        # the panels and their colourbars (insets of the panels)
+        boxes = [a.get_position() for ax in row.axes for a in [ax, *ax.child_axes]]
+        left, right = min(b.x0 for b in boxes), max(b.x1 for b in boxes)
+        assert left < 0.05 and right > 0.9, (row.get_suptitle(), left, right)
+    assert [r.get_suptitle()[:3] for r in rows] == ['1. ', '2. ', '3. ']
+    assert 'true object' in rows[1].get_suptitle()
+    assert 'top 3 predicted attributes' in rows[2].get_suptitle()
+
+
+def test_titles_mark_seen_and_unseen_classes(analysis):
+    _, a = analysis
+    names = [f'c{i}' for i in range(C)]
+    unseen = np.arange(C) >= 30  # the model fixture's split
+    for pred, gt in ((35, 2), (3, 31)):
+        scores = np.full(C, 0.5 / (C - 1))
+        scores[pred] = 0.5
+        planted = dataclasses.replace(a, class_scores=scores, class_names=names, unseen=unseen)
+        title = prediction_title(planted, gt, '#7 img')
+        mark = {i: '[unseen]' if unseen[i] else '[seen]' for i in (pred, gt)}
+        assert title == (f'#7 img: predicted c{pred} {mark[pred]} (p = 0.50) | '
+                         f'true c{gt} {mark[gt]}')
+        fig = plot_image_summary(planted, top_attributes=2)
+        assert fig.get_suptitle() == prediction_title(planted)
+    # the model's own split: its prediction is marked as the head's seen_mask says
+    p = a.pred_label
+    assert prediction_title(a).startswith(
+        f'predicted class {p} {"[unseen]" if p >= 30 else "[seen]"}')
+    assert '[' not in prediction_title(dataclasses.replace(a, unseen=None))
 
 
 def test_input_to_display_flips_bgr():

@@ -47,6 +47,9 @@ class SVIPImageAnalysis:
         class_scores: ``[C]`` softmax class scores over all classes of the head's table,
             or None when the head has no class table.
         class_names, attribute_names: optional names for titles.
+        unseen: ``[C]`` bool, True for the classes unseen in training (None when the head has
+            no class table).
+        context_mode: the neck's ``context_mode``: what the units that are not kept receive.
     """
     image: np.ndarray
     patch_grid: tuple
@@ -64,6 +67,7 @@ class SVIPImageAnalysis:
     class_names: Optional[List[str]] = None
     attribute_names: Optional[List[str]] = None
     unseen: Optional[np.ndarray] = field(default=None)
+    context_mode: Optional[str] = None
 
     @property
     def covered_hw(self) -> tuple:
@@ -161,4 +165,5 @@ def analyse_image(model, inputs: torch.Tensor, image: Optional[np.ndarray] = Non
         class_scores=None if class_scores is None else as_numpy(class_scores[0]),
         class_names=None if class_names is None else list(class_names),
         attribute_names=None if attribute_names is None else list(attribute_names),
-        unseen=as_numpy(~head.seen_mask) if bool(head.seen_mask.any()) else None)
+        unseen=as_numpy(~head.seen_mask) if bool(head.seen_mask.any()) else None,
+        context_mode=getattr(neck, 'context_mode', None))

@@ -5,7 +5,8 @@ in that layer of the source pass) and one for the aggregated map the selector la
 from. Each map is drawn at patch resolution (one cell per patch, nearest interpolation) over
 the image; the drawn array is the map itself, not a resampled copy. Panels are labelled
 (``ax.get_label()``): ``'image'``, ``'layer_1'`` ... ``'layer_L'``, ``'aggregated'``; the map
-of each is the ``AxesImage`` with gid ``'attention'``.
+of each is the ``AxesImage`` with gid ``'attention'``, with a labelled colourbar (its scale
+differs per layer, so each map has its own).
 """
 import math
 from typing import List, Optional, Sequence
@@ -13,11 +14,24 @@ from typing import List, Optional, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from .grid import as_numpy, grid_extent
+from .grid import add_colorbar, as_numpy, grid_extent
 
 __all__ = ['draw_attention_maps', 'plot_attention_maps', 'attention_panel_labels']
 
 PANEL_INCHES = 2.0
+
+# what each aggregation of the neck computes (spec, section 2), for the panel title
+AGGREGATION_TITLES = {
+    'rollout': 'attention rollout of all {L} layers',
+    'paper': 'paper Eq. 4 over all {L} layers',
+    'last': 'layer {L} attention alone',
+}
+
+
+def aggregated_title(aggregation: str, num_layers: int) -> str:
+    """The title of the aggregated panel: what the aggregation is and what it is for."""
+    template = AGGREGATION_TITLES.get(aggregation, aggregation + ' over all {L} layers')
+    return template.format(L=num_layers) + "\n(selector's training target)"
 
 
 def attention_panel_labels(num_layers: int) -> List[str]:
@@ -64,19 +78,24 @@ def draw_attention_maps(fig, image: np.ndarray, layer_attention, aggregated,
     ncols = ncols or min(len(labels), 7)
     nrows = math.ceil(len(labels) / ncols)
     maps = [None] + list(layers) + [agg]
-    titles = (['image'] + [f'layer {i + 1} CLS attn' for i in range(len(layers))] +
-              [f'{aggregation} (all layers)'])
+    titles = (['input image'] +
+              [f'layer {i + 1}: CLS attention\nto each patch (head mean)'
+               for i in range(len(layers))] + [aggregated_title(aggregation, len(layers))])
+    agg_scale = {'rollout': 'rollout score', 'last': 'attention weight'}.get(aggregation,
+                                                                           'aggregated score')
+    scales = [None] + ['attention weight'] * len(layers) + [agg_scale]
     axes = []
-    for i, (label, title, values) in enumerate(zip(labels, titles, maps)):
+    for i, (label, title, values, scale) in enumerate(zip(labels, titles, maps, scales)):
         ax = fig.add_subplot(nrows, ncols, i + 1, label=label)
         ax.imshow(image)
         if values is not None:
             im = ax.imshow(values.reshape(h, w), cmap=cmap, alpha=alpha, extent=extent,
                            interpolation='nearest')
             im.set_gid('attention')
+            add_colorbar(ax, im, scale)
         ax.set_xlim(0, image.shape[1])
         ax.set_ylim(image.shape[0], 0)
-        ax.set_title(title, fontsize=8)
+        ax.set_title(title, fontsize=7)
         ax.set_xticks([])
         ax.set_yticks([])
         axes.append(ax)
@@ -90,7 +109,8 @@ def plot_attention_maps(image: np.ndarray, layer_attention, aggregated,
     """A figure of :func:`draw_attention_maps` (see there for the arguments)."""
     n = as_numpy(layer_attention).shape[0] + 2
     ncols = ncols or min(n, 7)
-    fig = Figure(figsize=(PANEL_INCHES * ncols, PANEL_INCHES * math.ceil(n / ncols) + 0.4),
+    # a panel: the image narrowed by its colourbar, under a 2-line title
+    fig = Figure(figsize=(PANEL_INCHES * ncols, PANEL_INCHES * 0.9 * math.ceil(n / ncols) + 0.2),
                  layout='constrained')
     draw_attention_maps(fig, image, layer_attention, aggregated, patch_grid, covered_hw,
                         aggregation, ncols)

@@ -4,8 +4,9 @@ The attribute head scores every final unit separately (``head.fc(units)``, ``[U,
 pools over units; for an attribute the per-unit scores show where in the image the model
 finds it. :func:`localise_attributes` is the computation, :func:`plot_attribute_localisation`
 draws one panel per attribute (labels ``'attribute_<k>'``): the per-unit scores over the image
-(``AxesImage`` gid ``'unit_values'``), the highest-scoring unit outlined (``Rectangle`` gid
-``'best_unit'``).
+(``AxesImage`` gid ``'unit_values'``, with a labelled colourbar), the highest-scoring unit
+outlined (``Rectangle`` gid ``'best_unit'``). Units are named in the titles by their 1-based
+(row, col) from the top left, and the axes' ticks number the unit rows and columns.
 """
 from typing import List, Optional, Sequence
 
@@ -13,7 +14,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from .grid import as_numpy, grid_extent, resolve_unit_grid, unit_boxes
+from .grid import (add_colorbar, as_numpy, grid_extent, label_unit_axes, resolve_unit_grid,
+                   unit_boxes, unit_row_col)
 
 __all__ = ['localise_attributes', 'draw_attribute_localisation', 'plot_attribute_localisation']
 
@@ -99,12 +101,13 @@ def draw_attribute_localisation(fig, image: np.ndarray, unit_attribute_scores,
         x0, y0, bw, bh = boxes[item['best_unit']]
         ax.add_patch(Rectangle((x0, y0), bw, bh, fill=False, edgecolor='red', linewidth=2,
                                gid='best_unit'))
+        add_colorbar(ax, im, 'attribute score per unit')
         ax.set_xlim(0, image.shape[1])
         ax.set_ylim(image.shape[0], 0)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_title(f'{name}\npred {item["score"]:.2f}, best unit {item["best_unit"]}',
-                     fontsize=7)
+        label_unit_axes(ax, grid, cov)
+        row, col = unit_row_col(item['best_unit'], grid)
+        ax.set_title(f'{name}\npredicted for the image: {item["score"]:.2f}\n'
+                     f'highest unit: row {row}, col {col} (red box)', fontsize=7)
         axes.append(ax)
     return axes
 
@@ -118,7 +121,7 @@ def plot_attribute_localisation(image: np.ndarray, unit_attribute_scores,
                                 title: Optional[str] = None) -> Figure:
     """A figure of :func:`draw_attribute_localisation` (see there for the arguments)."""
     n = len(attributes) if attributes is not None else top
-    fig = Figure(figsize=(PANEL_INCHES * max(n, 1), PANEL_INCHES + 0.6), layout='constrained')
+    fig = Figure(figsize=(PANEL_INCHES * max(n, 1), PANEL_INCHES + 0.1), layout='constrained')
     draw_attribute_localisation(fig, image, unit_attribute_scores, attribute_scores,
                                 attribute_names, unit_grid, covered_hw, top, attributes)
     if title:

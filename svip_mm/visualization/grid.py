@@ -1,4 +1,5 @@
-"""Geometry shared by the figures: where patches and units lie on the displayed image.
+"""Geometry shared by the figures (where patches and units lie on the displayed image) and the
+few drawing helpers every figure uses (labelled colourbars, outlined cell text, unit ticks).
 
 A ViT with patch size ``p`` on a ``h x w`` patch grid covers the top-left ``h*p x w*p`` pixels
 of its input (the patch embedding drops any remainder). Units are ``u x u`` blocks of patches
@@ -13,9 +14,13 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
+from matplotlib import patheffects, ticker
 
 __all__ = ['as_numpy', 'resolve_unit_grid', 'unit_boxes', 'unit_map', 'unit_at', 'grid_extent',
-           'input_to_display']
+           'input_to_display', 'unit_row_col', 'add_colorbar', 'OUTLINED', 'label_unit_axes']
+
+# white text with a black outline reads on light and dark cells alike
+OUTLINED = [patheffects.withStroke(linewidth=1.6, foreground='black')]
 
 
 def as_numpy(value, dtype=None) -> np.ndarray:
@@ -107,3 +112,36 @@ def input_to_display(raw, bgr: bool = True) -> np.ndarray:
     if img.dtype != np.uint8:
         img = np.clip(img, 0, 255).astype(np.uint8)
     return np.ascontiguousarray(img)
+
+
+def unit_row_col(index: int, unit_grid: Sequence[int]) -> Tuple[int, int]:
+    """The 1-based ``(row, col)`` of unit ``index`` (raster order), counted from the top left as
+    :func:`label_unit_axes` numbers the axes."""
+    gw = int(unit_grid[1])
+    return int(index) // gw + 1, int(index) % gw + 1
+
+
+def label_unit_axes(ax, unit_grid: Sequence[int], covered_hw: Sequence[float],
+                    fontsize: float = 5) -> None:
+    """Number the unit rows and columns (1-based, top left) on the axes' ticks."""
+    gh, gw = int(unit_grid[0]), int(unit_grid[1])
+    cell_h, cell_w = covered_hw[0] / gh, covered_hw[1] / gw
+    ax.set_xticks((np.arange(gw) + 0.5) * cell_w, [str(c + 1) for c in range(gw)])
+    ax.set_yticks((np.arange(gh) + 0.5) * cell_h, [str(r + 1) for r in range(gh)])
+    ax.tick_params(length=0, pad=1, labelsize=fontsize)
+
+
+def add_colorbar(ax, mappable, label: str, fontsize: float = 6):
+    """A colourbar beside ``ax`` with its scale labelled ``label``; returns the ``Colorbar``
+    (also reachable as ``mappable.colorbar``)."""
+    # an inset of the panel, not an axes of the figure: fig.axes keeps one entry per panel
+    # (callers find panels by label there), and constrained layout still makes room for it
+    cax = ax.inset_axes([1.04, 0.0, 0.05, 1.0])
+    cbar = ax.figure.colorbar(mappable, cax=cax)
+    # a few ticks with 3 significant digits: attention weights span e.g. 0.0142..0.0146
+    cbar.locator = ticker.MaxNLocator(nbins=4)
+    cbar.formatter = ticker.FormatStrFormatter('%.3g')
+    cbar.update_ticks()
+    cbar.set_label(label, fontsize=fontsize)
+    cbar.ax.tick_params(labelsize=fontsize - 1, length=2)
+    return cbar
