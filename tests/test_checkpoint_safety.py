@@ -16,10 +16,10 @@ from mmengine.logging import HistoryBuffer
 from mmengine.runner import Runner
 
 import svip_mm  # noqa: F401
-from svip_mm.engine import load_checkpoint_file, prepare_data
+from svip_mm.engine import load_checkpoint_file
 from svip_mm.engine.checkpoint_format import decode, encode
 from svip_mm.engine.safe_checkpoint import UnsafeCheckpointError, legacy_checkpoint_globals
-from tiny_config import REPO, tiny_cfg
+from tiny_config import REPO, train_tiny
 from tool_process import run_tool
 
 
@@ -132,13 +132,9 @@ def test_legacy_getattr_refuses_everything_but_history_statistics(tmp_path):
 # ------------------------------------------------------------------ the project's checkpoints
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory):
-    torch.set_num_threads(1)
     base = tmp_path_factory.mktemp('safety')
-    cfg = tiny_cfg(base / 'data', base / 'work', epochs=1)
-    cfg.dump(str(base / 'tiny.py'))
-    prepare_data(cfg)
-    Runner.from_cfg(copy.deepcopy(cfg)).train()
-    return base, cfg, base / 'work/epoch_1.pth'
+    cfg, ckpt = train_tiny(base)
+    return base, cfg, ckpt
 
 
 def test_saved_checkpoint_loads_in_plain_torch_without_svip_mm(trained):

@@ -12,25 +12,20 @@ import torch
 from mmengine.runner import Runner
 
 import svip_mm  # noqa: F401
-from svip_mm.engine import prepare_data
 from svip_mm.engine.checkpoint_hook import (CheckpointMismatchError, CheckpointOverwriteError,
                                             weight_mismatch)
 from svip_mm.engine.latest_checkpoint import latest_checkpoint
 from svip_mm.engine.work_dir_lock import (WorkDirLockedError, lock_work_dir,
                                           unlock_work_dir)
-from tiny_config import REPO, tiny_cfg
+from tiny_config import REPO, train_tiny
 from tool_process import run_tool
 
 
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory):
-    torch.set_num_threads(1)
     base = tmp_path_factory.mktemp('guards')
-    cfg = tiny_cfg(base / 'data', base / 'work', epochs=1)
-    cfg.dump(str(base / 'tiny.py'))
-    prepare_data(cfg)
-    Runner.from_cfg(copy.deepcopy(cfg)).train()
-    return base, cfg, base / 'work/epoch_1.pth'
+    cfg, ckpt = train_tiny(base)
+    return base, cfg, ckpt
 
 
 

@@ -27,3 +27,23 @@ def tiny_cfg(data_root: Path, work_dir: Path, epochs: int = 1, images_per_class:
     cfg.work_dir = str(work_dir)
     cfg.randomness = dict(seed=0)
     return cfg
+
+
+def train_tiny(base: Path, epochs: int = 1):
+    """Train :func:`tiny_cfg` under ``base`` (data in ``base/data``, run in ``base/work``; the
+    config also written to ``base/tiny.py`` for the tools) on one thread.
+
+    Returns ``(cfg, path of the last epoch's checkpoint)``.
+    """
+    import copy
+
+    import torch
+    from mmengine.runner import Runner
+
+    from svip_mm.engine import prepare_data
+    torch.set_num_threads(1)
+    cfg = tiny_cfg(Path(base) / 'data', Path(base) / 'work', epochs=epochs)
+    cfg.dump(str(Path(base) / 'tiny.py'))
+    prepare_data(cfg)
+    Runner.from_cfg(copy.deepcopy(cfg)).train()
+    return cfg, Path(base) / f'work/epoch_{epochs}.pth'
