@@ -11,12 +11,23 @@ Where the groups come from:
 - **AwA2**: the 85 predicates have no structure in their names; :data:`AWA2_GROUPS` sorts
   them into 9 semantic groups (colour, texture, shape, body parts, behaviour, nutrition,
   activity, habitat, character), the grouping used by attribute-prototype work on AwA2.
-  One deliberate difference from groupings circulated with such code: ``newworld`` is put
-  with the other geographic/habitat predicates, not with nutrition.
+  It differs from the released SVIP grouping (below) in two predicates: ``smelly`` is put
+  with the character predicates and ``newworld`` with the other geographic/habitat
+  predicates, not with nutrition.
 - **SUN**: the 102 SUN attributes come in the four types of the SUN attribute database
   (Patterson & Hays): functions/affordances (36), materials (38), surface properties
   (13, lighting included) and spatial envelope (15), stored contiguously in that order;
   :data:`SUN_GROUPS` lists them.
+
+- **Released grouping** (rules ``'awa2_released'``, ``'sun_released'``; the default of the
+  AwA2 / SUN configs that reproduce the paper): the groups of the released SVIP code's
+  ``get_attr_group``, by index. AwA2: the same 9 groups except that ``smelly`` (33) is a body
+  part (body parts = 18-33, 44, 45) and ``newworld`` (62) is with nutrition (51-62), not with
+  habitat. SUN: {0-35}, {36-73, 80, 99}, {74-79, 81-84}, {85-98, 100, 101}, i.e. the four
+  types above except that ``sterile`` (80) and ``scary`` (99) are with the materials and
+  ``warm`` (85) and ``cold`` (86) with the spatial envelope. For CUB the released code lists 28
+  contiguous index ranges that are exactly the ``'prefix'`` groups, so ``'prefix'`` is CUB's
+  released grouping too.
 
 The AwA2 and SUN tables are positional (attribute i of the dataset is attribute i of the
 table); the names in the tables document them and are compared with the dataset's names.
@@ -28,8 +39,9 @@ from typing import Dict, List, Sequence, Tuple, Union
 import numpy as np
 
 __all__ = [
-    'AWA2_PREDICATES', 'AWA2_GROUPS', 'SUN_ATTRIBUTES', 'SUN_GROUPS', 'groups_from_prefix',
-    'groups_from_table', 'group_ids', 'resolve_attribute_groups'
+    'AWA2_PREDICATES', 'AWA2_GROUPS', 'AWA2_GROUPS_RELEASED', 'SUN_ATTRIBUTES', 'SUN_GROUPS',
+    'SUN_GROUPS_RELEASED', 'groups_from_prefix', 'groups_from_table', 'group_ids',
+    'resolve_attribute_groups'
 ]
 
 # The 85 AwA2 predicates in the order of predicates.txt (and of the rows of xlsa17 ``att``).
@@ -98,9 +110,44 @@ SUN_GROUPS: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
     ('spatial_envelope', SUN_ATTRIBUTES[87:102]),
 )
 
+
+
+def _by_index(names: Tuple[str, ...], groups) -> Tuple[Tuple[str, Tuple[str, ...]], ...]:
+    # The released code states its groups as index lists; store them as names like the
+    # semantic tables so that groups_from_table serves both.
+    return tuple((g, tuple(names[i] for i in idx)) for g, idx in groups)
+
+
+# The released SVIP code's AwA2 grouping (its get_attr_group; group names ours, it numbers
+# them 1-9). Body parts 18-33 (with smelly, 33), 44, 45 are as in issue 13; newworld (62) in
+# nutrition (51-62) is taken from a public copy of get_attr_group that agrees with the issue
+# on every other group, and is the difference the semantic table above was written to avoid.
+AWA2_GROUPS_RELEASED = _by_index(AWA2_PREDICATES, (
+    ('color', range(0, 8)),
+    ('texture', range(8, 14)),
+    ('shape', range(14, 18)),
+    ('body_parts', [*range(18, 34), 44, 45]),
+    ('activity', range(34, 44)),
+    ('behaviour', range(46, 51)),
+    ('nutrition', range(51, 63)),
+    ('habitat', range(63, 78)),
+    ('character', range(78, 85)),
+))
+
+# The released SVIP code's SUN grouping: the four types, but sterile (80) and scary (99) with
+# the materials, warm (85) and cold (86) with the spatial envelope.
+SUN_GROUPS_RELEASED = _by_index(SUN_ATTRIBUTES, (
+    ('functions', range(0, 36)),
+    ('materials', [*range(36, 74), 80, 99]),
+    ('surface_properties', [*range(74, 80), *range(81, 85)]),
+    ('spatial_envelope', [*range(85, 99), 100, 101]),
+))
+
 _TABLES = {
     'awa2': (AWA2_PREDICATES, AWA2_GROUPS),
     'sun': (SUN_ATTRIBUTES, SUN_GROUPS),
+    'awa2_released': (AWA2_PREDICATES, AWA2_GROUPS_RELEASED),
+    'sun_released': (SUN_ATTRIBUTES, SUN_GROUPS_RELEASED),
 }
 
 Groups = List[List[Union[str, List[int]]]]
@@ -124,10 +171,11 @@ def groups_from_prefix(names: Sequence[str], sep: str = '::') -> Groups:
 
 
 def groups_from_table(table: str, names: Sequence[str]) -> Groups:
-    """Group the attributes of AwA2 (``table='awa2'``) or SUN (``'sun'``) by the tables above.
+    """Group the attributes of AwA2 or SUN by the tables above.
 
     Args:
-        table: ``'awa2'`` or ``'sun'``.
+        table: ``'awa2'`` / ``'sun'`` (semantic tables) or ``'awa2_released'`` /
+            ``'sun_released'`` (the released SVIP code's grouping).
         names: the dataset's K attribute names, in the order of ``att``.
 
     Raises:
@@ -177,7 +225,8 @@ def resolve_attribute_groups(spec, names: Sequence[str]) -> Tuple[Groups, np.nda
     Args:
         spec: how to group:
             ``'prefix'`` (or ``'cub'``): the CUB name rule (:func:`groups_from_prefix`);
-            ``'awa2'`` / ``'sun'``: the tables of this module;
+            ``'awa2'`` / ``'sun'``: the semantic tables of this module;
+            ``'awa2_released'`` / ``'sun_released'``: the released SVIP code's grouping;
             ``'single'``: every attribute its own group;
             ``'auto'``: ``'prefix'`` if every name contains ``::``, else ``'single'``;
             a list ``[[name, [indices]], ...]`` or a dict ``{name: [indices]}``: given groups.
@@ -199,8 +248,9 @@ def resolve_attribute_groups(spec, names: Sequence[str]) -> Tuple[Groups, np.nda
             groups = [[n, [i]] for i, n in enumerate(names)]
         else:
             raise ValueError(f'unknown attribute_groups rule {spec!r}; expected one of '
-                             "'auto', 'prefix', 'cub', 'awa2', 'sun', 'single', a list of "
-                             '[name, [indices]] or a dict {name: [indices]}')
+                             "'auto', 'prefix', 'cub', 'awa2', 'sun', 'awa2_released', "
+                             "'sun_released', 'single', a list of [name, [indices]] or a dict "
+                             '{name: [indices]}')
     elif isinstance(spec, dict):
         groups = [[str(g), [int(i) for i in idx]] for g, idx in spec.items()]
     else:

@@ -489,7 +489,8 @@ class ZSLCUB(ZSLXlsa17Dataset):
 
     Default layout under ``data_root``: ``res101.mat`` and ``att_splits.mat`` (from
     ``xlsa17/data/CUB/``), ``images/`` (from ``CUB_200_2011/images``) and
-    ``attributes/attributes.txt``. Attribute groups: the 28 ``has_x::`` name prefixes.
+    ``attributes/attributes.txt``. Attribute groups: the 28 ``has_x::`` name prefixes (the
+    same groups as the released SVIP code's).
     Other arguments: see :class:`ZSLXlsa17Dataset`.
     """
     EXPECTED_COUNTS = dict(num_images=11788, num_classes=200, num_seen=150, num_unseen=50,
@@ -514,7 +515,9 @@ class ZSLAWA2(ZSLXlsa17Dataset):
 
     Default layout under ``data_root``: ``res101.mat``, ``att_splits.mat`` (from
     ``xlsa17/data/AWA2/``), ``JPEGImages/`` and ``predicates.txt`` (from AwA2-data.zip).
-    Attribute groups: the 9-group table of :mod:`svip_mm.datasets.attribute_groups`.
+    Attribute groups: the 9-group semantic table of :mod:`svip_mm.datasets.attribute_groups`;
+    ``attribute_groups='awa2_released'`` (set in ``configs/_base_/datasets/zsl_awa2.py``)
+    gives the released SVIP code's grouping.
     """
     EXPECTED_COUNTS = dict(num_images=37322, num_classes=50, num_seen=40, num_unseen=10,
                            num_attributes=85, trainval=23527, test_seen=5882, test_unseen=7913)
@@ -538,7 +541,9 @@ class ZSLSUN(ZSLXlsa17Dataset):
 
     Default layout under ``data_root``: ``res101.mat``, ``att_splits.mat`` (from
     ``xlsa17/data/SUN/``), ``images/`` (SUNAttributeDB images) and ``attributes.mat``.
-    Attribute groups: the 4 SUN attribute types of :mod:`svip_mm.datasets.attribute_groups`.
+    Attribute groups: the 4 SUN attribute types of :mod:`svip_mm.datasets.attribute_groups`;
+    ``attribute_groups='sun_released'`` (set in ``configs/_base_/datasets/zsl_sun.py``) gives
+    the released SVIP code's grouping.
     """
     EXPECTED_COUNTS = dict(num_images=14340, num_classes=717, num_seen=645, num_unseen=72,
                            num_attributes=102, trainval=10320, test_seen=2580, test_unseen=1440)

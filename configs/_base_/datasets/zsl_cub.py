@@ -7,6 +7,9 @@
 # a key defined in two _base_ files).
 dataset_type = 'ZSLCUB'
 data_root = 'data/CUB'
+# Attribute groups of the decorrelation loss (and of AttributeGroupMetric): the 28 has_x::
+# name prefixes, which are exactly the released SVIP code's 28 CUB groups.
+attribute_groups = 'prefix'
 
 # ImageNet statistics (RGB); images are loaded BGR by OpenCV, hence to_rgb.
 data_preprocessor = dict(
@@ -37,8 +40,8 @@ train_dataloader = dict(
     persistent_workers=True,
     pin_memory=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(type=dataset_type, data_root=data_root, split='trainval',
-                 pipeline=train_pipeline))
+    dataset=dict(type=dataset_type, data_root=data_root, attribute_groups=attribute_groups,
+                 split='trainval', pipeline=train_pipeline))
 # GZSL evaluation set: test_seen + test_unseen (each sample carries is_unseen). Validating
 # on it is monitoring only; never select checkpoints on it (zsl-protocol.md).
 val_dataloader = dict(
@@ -47,6 +50,6 @@ val_dataloader = dict(
     persistent_workers=True,
     pin_memory=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, data_root=data_root, split='test', test_mode=True,
-                 pipeline=test_pipeline))
+    dataset=dict(type=dataset_type, data_root=data_root, attribute_groups=attribute_groups,
+                 split='test', test_mode=True, pipeline=test_pipeline))
 test_dataloader = val_dataloader
