@@ -20,16 +20,18 @@ data_preprocessor = dict(
     to_rgb=True)
 
 # svip-method.md section 6: CUB resize 256 -> center crop 224 -> flip.
+# Resizing as the released torchvision transforms do it: PIL bilinear, which antialiases when
+# it downscales (mmcv's default cv2 bilinear does not, and aliases on large CUB / SUN images).
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='ResizeEdge', scale=256, edge='short'),
+    dict(type='ResizeEdge', scale=256, edge='short', backend='pillow', interpolation='bilinear'),
     dict(type='CenterCrop', crop_size=224),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='PackInputs', algorithm_keys=['is_unseen']),
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='ResizeEdge', scale=256, edge='short'),
+    dict(type='ResizeEdge', scale=256, edge='short', backend='pillow', interpolation='bilinear'),
     dict(type='CenterCrop', crop_size=224),
     dict(type='PackInputs', algorithm_keys=['is_unseen']),
 ]
