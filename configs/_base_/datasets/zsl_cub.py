@@ -38,6 +38,8 @@ test_pipeline = [
 
 train_dataloader = dict(
     batch_size=64,
+    # as released: the last incomplete batch of an epoch is dropped (torch DataLoader)
+    drop_last=True,
     num_workers=4,
     persistent_workers=True,
     pin_memory=True,
