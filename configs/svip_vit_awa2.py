@@ -1,8 +1,11 @@
 # SVIP on AwA2 (xlsa17 split) with ViT-B/16 at 224 px and the official hyperparameters.
 # Files to provide: data/AWA2 (xlsa17 files + JPEGImages; tools/check_dataset.py ZSLAWA2),
-# word vectors of the 85 predicates (tools/extract_attribute_embeddings.py --dataset awa2
-# --names data/AWA2/predicates.txt ... --out data/AWA2/attribute_vectors.npy) and a local
-# pretrained ViT-B/16 (see configs/svip_vit_cub.py on the choice of weights).
+# word vectors of the 85 predicates and a pretrained ViT-B/16 (see
+# configs/svip_vit_cub.py on the choice of weights). The paper's word vectors (word2vec
+# GoogleNews 300-d, the released phrase rules, summed):
+#   python tools/extract_attribute_embeddings.py --dataset awa2 --names data/AWA2/predicates.txt
+#   --backend word2vec-bin --vectors GoogleNews-vectors-negative300.bin --phrase-rules released
+#   --out data/AWA2/attribute_vectors.npy
 _base_ = ['_base_/datasets/zsl_awa2.py', '_base_/models/svip_vit_b16.py',
           '_base_/schedules/svip_two_phase.py', '_base_/default_runtime.py']
 

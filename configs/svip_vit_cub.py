@@ -2,10 +2,12 @@
 #
 # Files to provide (nothing is downloaded):
 # - data/CUB: the xlsa17 files + CUB_200_2011 images (python tools/check_dataset.py ZSLCUB);
-# - word vectors of the 312 attribute names, e.g. with fastText (300-d, as the official
-#   word2vec vectors):  python tools/extract_attribute_embeddings.py --dataset cub
-#   --names data/CUB/attributes/attributes.txt --backend fasttext --vectors cc.en.300.bin
+# - word vectors of the 312 attribute names. The paper's vectors (word2vec GoogleNews 300-d,
+#   the released phrase rules, summed):  python tools/extract_attribute_embeddings.py
+#   --dataset cub --names data/CUB/attributes/attributes.txt --backend word2vec-bin
+#   --vectors GoogleNews-vectors-negative300.bin --phrase-rules released
 #   --out data/CUB/attribute_vectors.npy
+#   (other vectors, e.g. fastText: --backend fasttext --vectors cc.en.300.bin, differ from them)
 # - a pretrained ViT-B/16 as a local timm (.pth / .safetensors) or mmpretrain file. The
 #   official results most likely used timm's vit_base_patch16_224.orig_in21k_ft_in1k; its
 #   ImageNet-21k pretraining has seen many of CUB's unseen classes, so an ImageNet-1k-only

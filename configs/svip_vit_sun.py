@@ -1,8 +1,11 @@
 # SVIP on SUN (xlsa17 split) with ViT-B/16 at 224 px and the official hyperparameters.
 # Files to provide: data/SUN (xlsa17 files + images; tools/check_dataset.py ZSLSUN), word
-# vectors of the 102 attribute names (tools/extract_attribute_embeddings.py --dataset sun
-# --names data/SUN/attributes.mat ... --out data/SUN/attribute_vectors.npy) and a local
-# pretrained ViT-B/16 (see configs/svip_vit_cub.py on the choice of weights).
+# vectors of the 102 attribute names and a pretrained ViT-B/16 (see
+# configs/svip_vit_cub.py on the choice of weights). The paper's word vectors (word2vec
+# GoogleNews 300-d, the released phrase rules, summed):
+#   python tools/extract_attribute_embeddings.py --dataset sun --names data/SUN/attributes.mat
+#   --backend word2vec-bin --vectors GoogleNews-vectors-negative300.bin --phrase-rules released
+#   --out data/SUN/attribute_vectors.npy
 _base_ = ['_base_/datasets/zsl_sun.py', '_base_/models/svip_vit_b16.py',
           '_base_/schedules/svip_two_phase.py', '_base_/default_runtime.py']
 

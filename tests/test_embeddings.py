@@ -20,7 +20,7 @@ from svip_mm.embeddings import (FastTextWordVectors, MissingWordVectorError, Phr
                                 clean_phrase, clean_phrases, embed_attributes, get_rules,
                                 load_backend, load_fasttext, load_glove_6b_50d,
                                 load_text_vectors, load_word2vec_binary, phrase_words,
-                                read_attribute_names, save_embeddings)
+                                read_attribute_names, released_words, save_embeddings)
 
 REPO = Path(__file__).resolve().parents[1]
 TOOL = REPO / 'tools' / 'extract_attribute_embeddings.py'
@@ -148,6 +148,64 @@ def test_unknown_rules_are_errors():
         clean_phrase('red', 'imagenet')
     with pytest.raises(ValueError, match="'drop' or 'unwrap'"):
         PhraseRules(parentheses='remove')
+
+
+# ----------------------------------------------------------------- released phrase rules
+# Expected words written by hand from svip-method.md section 8a (the released
+# tools/extract_attribute_w2v_*.py scripts): case kept, only the listed replacements.
+@pytest.mark.parametrize('dataset, name, expected', [
+    ('cub', 'has_bill_shape::spatulate', ['bill', 'shape', 'broad']),
+    ('cub', 'has_upperparts_color::grey', ['upper', 'parts', 'color', 'gray']),
+    ('cub', 'has_bill_shape::curved_(up_or_down)', ['bill', 'shape', 'curved']),
+    ('cub', 'has_size::very_large_(32_-_72_in)', ['size', 'very', 'large']),
+    ('cub', 'has_tail_shape::fan-shaped_tail', ['tail', 'shape', 'fan', 'shaped', 'tail']),
+    # not in the released table (the cleaned rules split it): kept whole
+    ('cub', 'has_head_pattern::eyering', ['head', 'pattern', 'eyering']),
+    ('cub', 'has_underparts_color::blue', ['underparts', 'color', 'blue']),
+    ('cub', 'has_Bill_shape::Dagger', ['Bill', 'shape', 'Dagger']),  # case kept
+    ('awa2', 'longleg', ['long', 'leg']),
+    ('awa2', 'quadrapedal', ['quadrupedal']),
+    ('awa2', 'newworld', ['new', 'world']),
+    ('awa2', 'flys', ['flys']),  # the cleaned rules give 'flies'
+    ('awa2', 'buckteeth', ['buckteeth']),
+    ('awa2', 'Black', ['Black']),
+    ('sun', 'rock/stone', ['rock', 'stone']),
+    ('sun', 'sailing/ boating', ['sailing', 'boating']),
+    ('sun', 'direct sun/sunny', ['direct', 'sun', 'sunny']),
+    ('sun', 'electric/indoor lighting', ['electric', 'indoor', 'lighting']),
+    ('sun', 'semi-enclosed area', ['semi', 'enclosed', 'area']),
+    ('sun', 'far-away horizon', ['faraway', 'horizon']),
+    ('sun', 'man-made', ['man-made']),  # no split on '-' for SUN
+    ('sun', 'wood (not part of a tree)', ['wood', '(not', 'part', 'of', 'a', 'tree)']),
+    ('sun', 'Man-Made', ['Man-Made']),
+])
+def test_released_phrase_rules(dataset, name, expected):
+    got = released_words(name, dataset)
+    assert got == expected, f'{dataset} {name!r}: released words {got}, expected {expected}'
+
+
+def test_released_rules_on_the_benchmark_name_lists():
+    for dataset, names in (('cub', CUB_NAMES), ('awa2', AWA2_NAMES), ('sun', SUN_NAMES)):
+        for name in names:
+            words = released_words(name, dataset)
+            assert words and '' not in words, (dataset, name, words)
+            for gone in ('spatulate', 'upperparts', 'grey', 'longleg', 'rockstone', '/'):
+                assert gone not in ' '.join(words), (dataset, name, words)
+    # CUB: no 'has', no size range in inches
+    assert all(released_words(n, 'cub')[0] != 'has' for n in CUB_NAMES)
+    assert all('in' not in released_words(n, 'cub') for n in CUB_NAMES if '_in)' in n)
+
+
+def test_released_rules_errors():
+    with pytest.raises(ValueError, match=r"released.*\['awa2', 'cub', 'sun'\].*'generic'"):
+        embed_attributes(['red'], phrase_rules='released')
+    with pytest.raises(ValueError, match="unknown phrase_rules 'paper'.*'cleaned', 'released'"):
+        embed_attributes(['red'], dataset='cub', phrase_rules='paper')
+    with pytest.raises(ValueError, match='released rules keep every word'):
+        embed_attributes(['has_wing_color::red'], dataset='cub', phrase_rules='released',
+                         drop_stopwords=True)
+    with pytest.raises(ValueError, match="'wing_color::red' does not start with 'has_'"):
+        released_words('wing_color::red', 'cub')
 
 
 # ----------------------------------------------------------------- GloVe default (real vectors)
@@ -334,6 +392,67 @@ def test_word2vec_binary(tmp_path, newline):
     assert rep['attributes'][0]['phrase'] == 'long leg'
     small = load_word2vec_binary(path, restrict_to={'blue'})
     assert len(small) == 1 and 'blue' in small and 'red' not in small
+
+
+def _write_google_news_bin(path, words, vectors):
+    """The GoogleNews-vectors-negative300.bin layout: "N D\\n", then per word its
+    UTF-8 bytes, a space and D little-endian float32 values, no newline."""
+    with open(path, 'wb') as f:
+        f.write(f'{len(words)} {vectors.shape[1]}\n'.encode())
+        for w, v in zip(words, vectors):
+            f.write(w.encode('utf-8') + b' ' + v.astype('<f4').tobytes())
+
+
+def test_word2vec_bin_released_route_end_to_end(tmp_path, capsys):
+    # both cases of a word, and the words the released rules replace, get their
+    # own vectors so that lower-casing or a missed replacement changes the result
+    vocab = ['bill', 'shape', 'broad', 'spatulate', 'upper', 'parts', 'upperparts', 'color',
+             'gray', 'grey', 'Dagger', 'dagger', 'size', 'large', 'long', 'leg', 'longleg',
+             'Black', 'black', 'rock', 'stone', 'faraway', 'horizon', 'far', 'away']
+    rng = np.random.default_rng(0)
+    vecs = rng.standard_normal((len(vocab), 6)).astype(np.float32)
+    table = dict(zip(vocab, vecs.astype(np.float64)))
+    path = tmp_path / 'GoogleNews-tiny.bin'
+    _write_google_news_bin(path, vocab, vecs)
+
+    def expected(*words):  # the released sum; 'very' is not in the table: adds nothing
+        return np.sum([table[w] for w in words if w in table], axis=0)
+
+    names = tmp_path / 'attributes.txt'
+    names.write_text('1 has_bill_shape::spatulate\n2 has_upperparts_color::grey\n'
+                     '3 has_bill_shape::Dagger\n4 has_size::very_large_(32_-_72_in)\n')
+    out = tmp_path / 'cub_w2v.npy'
+    tool = _load_tool()
+    assert tool.main(['--names', str(names), '--dataset', 'cub', '--backend', 'word2vec-bin',
+                      '--vectors', str(path), '--phrase-rules', 'released',
+                      '--out', str(out)]) == 0, capsys.readouterr().err
+    mat = np.load(out)
+    want = np.stack([expected('bill', 'shape', 'broad'),
+                     expected('upper', 'parts', 'color', 'gray'),
+                     expected('bill', 'shape', 'Dagger'),
+                     expected('size', 'very', 'large')])
+    assert mat.shape == want.shape and mat.dtype == np.float32
+    np.testing.assert_allclose(mat, want, rtol=1e-6, atol=1e-6,
+                               err_msg='CUB released phrase sums of the word2vec .bin vectors')
+    report = json.loads(out.with_suffix('.json').read_text())
+    assert report['phrase_rules'] == 'released' and report['reduce'] == 'sum'
+    assert report['attributes'][3]['oov'] == ['very']
+    # the default (cleaned) rules give other vectors: lower-cased 'dagger', 'spatulate' kept
+    cleaned, _ = embed_attributes(['has_bill_shape::Dagger', 'has_bill_shape::spatulate'],
+                                  'word2vec-bin', dataset='cub', vectors_path=path)
+    np.testing.assert_allclose(cleaned, [expected('bill', 'shape', 'dagger'),
+                                         expected('bill', 'shape', 'spatulate')], rtol=1e-6,
+                               atol=1e-6)
+    # AwA2 and SUN through the Python API
+    for dataset, attrs, words in (
+            ('awa2', ['longleg', 'Black'], [('long', 'leg'), ('Black',)]),
+            ('sun', ['rock/stone', 'far-away horizon'], [('rock', 'stone'),
+                                                         ('faraway', 'horizon')])):
+        mat, rep = embed_attributes(attrs, 'word2vec-bin', dataset=dataset,
+                                    vectors_path=path, phrase_rules='released')
+        np.testing.assert_allclose(mat, [expected(*w) for w in words], rtol=1e-6, atol=1e-6,
+                                   err_msg=f'{dataset} released phrase sums')
+        assert rep['dataset_rules'] == f'released-{dataset}'
 
 
 def test_word2vec_binary_errors(tmp_path):

@@ -9,6 +9,21 @@ Examples::
     # a fastText model (subwords cover out-of-vocabulary words), averaged
     python tools/extract_attribute_embeddings.py --names predicates.txt --dataset awa2 \\
         --backend fasttext --vectors cc.en.300.bin --reduce mean --out awa2_ft.npy
+    # the vectors of the paper: word2vec GoogleNews 300-d with the released phrase rules
+    python tools/extract_attribute_embeddings.py --names data/CUB/attributes/attributes.txt \\
+        --dataset cub --backend word2vec-bin --vectors GoogleNews-vectors-negative300.bin \\
+        --phrase-rules released --out data/CUB/attribute_vectors.npy
+
+The word2vec ``.bin`` route is the one that matches the paper: the released
+SVIP word vectors are word2vec GoogleNews 300-d (``word2vec-google-news-300``),
+one vector per attribute = the sum of the vectors of its words (a word missing
+from the vocabulary adds nothing; case kept, no normalisation), with per-dataset
+phrase rules (``--phrase-rules released``: CUB drops ``has_`` and any bracketed
+part and replaces ``spatulate`` -> ``broad``, ``upperparts`` -> ``upper parts``,
+``grey`` -> ``gray``; AwA2 splits ``longleg``-style words; SUN removes ``/``;
+see ``svip_mm/embeddings/phrases.py``). Keep the defaults ``--reduce sum`` and
+no ``--l2-normalize``. The other backends and ``--phrase-rules cleaned`` (the
+default: lower-cased words, fitting GloVe 6B) give other vectors.
 
 The report (``OUT.json`` next to ``OUT.npy``) lists each attribute's phrase, the
 words used and the out-of-vocabulary words. An attribute without any word
@@ -25,20 +40,30 @@ from svip_mm.embeddings.backends import BACKENDS  # noqa: E402
 from svip_mm.embeddings.embed import (MissingWordVectorError, embed_attributes,  # noqa: E402
                                       save_embeddings)
 from svip_mm.embeddings.names import read_attribute_names  # noqa: E402
-from svip_mm.embeddings.phrases import DATASET_RULES  # noqa: E402
+from svip_mm.embeddings.phrases import DATASET_RULES, PHRASE_RULES  # noqa: E402
 
 
 def parse_args(argv=None):
     """Parse the command line."""
     p = argparse.ArgumentParser(
         description='Embed attribute names (CUB attributes.txt, AwA2 predicates.txt, SUN '
-                    'attributes.mat, or one name per line) as summed/averaged word vectors.')
+                    'attributes.mat, or one name per line) as summed/averaged word vectors.',
+        epilog='The vectors of the paper: --backend word2vec-bin --vectors '
+               'GoogleNews-vectors-negative300.bin --phrase-rules released --dataset '
+               '{cub,awa2,sun} (with the default --reduce sum, no --l2-normalize): the released '
+               'SVIP vectors are sums of word2vec GoogleNews 300-d word vectors.')
     p.add_argument('--names', required=True,
                    help='attribute-name file (.txt numbered or one per line, or .mat cell array)')
     p.add_argument('--mat-key', default=None,
                    help="variable of a .mat names file (default 'attributes' or the only one)")
     p.add_argument('--dataset', default='generic', choices=sorted(DATASET_RULES),
-                   help='phrase-cleaning rules (default: generic)')
+                   help='dataset whose phrase rules apply (default: generic)')
+    p.add_argument('--phrase-rules', default='cleaned', choices=PHRASE_RULES,
+                   help="cleaned (default): lower-cased words, brackets dropped, run-together "
+                        "words split, for lower-cased tables such as GloVe 6B; released: the "
+                        "rules of the released SVIP vectors (case kept; CUB spatulate -> broad, "
+                        "upperparts -> upper parts, ...), for --dataset cub, awa2 or sun; with "
+                        "word2vec GoogleNews .bin they give the paper's vectors")
     p.add_argument('--backend', default='glove', choices=BACKENDS,
                    help='word vectors: glove (packaged GloVe 6B-50d, offline default), '
                         'fasttext (.bin), word2vec-bin, text (GloVe/word2vec/.vec text)')
@@ -76,7 +101,8 @@ def main(argv=None) -> int:
             names, backend=args.backend, dataset=args.dataset, reduce=args.reduce,
             vectors_path=args.vectors,
             on_missing='zero' if args.allow_zero_rows else 'error',
-            drop_stopwords=args.drop_stopwords, l2_normalize=args.l2_normalize)
+            drop_stopwords=args.drop_stopwords, l2_normalize=args.l2_normalize,
+            phrase_rules=args.phrase_rules)
     except (FileNotFoundError, ValueError, KeyError, MissingWordVectorError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 1
@@ -84,7 +110,7 @@ def main(argv=None) -> int:
     npy, rep = save_embeddings(args.out, matrix, report)
     oov = report['oov_words']
     print(f'{len(names)} attributes -> {npy} {matrix.shape} ({report["backend"]["name"]}, '
-          f'{args.reduce}); report {rep}')
+          f'{args.reduce}, phrase rules {report["dataset_rules"]}); report {rep}')
     print(f'out-of-vocabulary words ({len(oov)}): {", ".join(oov) if oov else "none"}')
     if report['missing']:
         print(f'zero rows for {len(report["missing"])} attribute(s): {report["missing"]}')

@@ -1,12 +1,12 @@
 """Attribute names -> word-vector matrix [K, d] plus a report.
 
-Each attribute name becomes a phrase (:mod:`.phrases`), each word of the
-phrase is looked up in a backend (:mod:`.backends`), and the found vectors are
-summed or averaged. Words without a vector are listed in the report; an
-attribute none of whose words has a vector is an error
-(:class:`MissingWordVectorError`) unless ``on_missing='zero'`` is passed
-explicitly, in which case its row is zero, a warning is issued and the
-report lists it under ``missing``.
+Each attribute name becomes a phrase (:mod:`.phrases`, under the ``'cleaned'``
+or the ``'released'`` phrase rules), each word of the phrase is looked up in a
+backend (:mod:`.backends`), and the found vectors are summed or averaged.
+Words without a vector are listed in the report; an attribute none of whose
+words has a vector is an error (:class:`MissingWordVectorError`) unless
+``on_missing='zero'`` is passed explicitly, in which case its row is zero, a
+warning is issued and the report lists it under ``missing``.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from .backends import OOV, SUBWORD, WordVectors, load_backend
-from .phrases import PhraseRules, _check_names, get_rules, phrase_words
+from .phrases import PhraseRules, _check_names, attribute_words
 
 __all__ = ['embed_attributes', 'save_embeddings', 'report_path_for', 'MissingWordVectorError']
 
@@ -44,8 +44,16 @@ def embed_attributes(names: Sequence[str],
                      vectors_path: Optional[Union[str, os.PathLike]] = None,
                      on_missing: str = 'error',
                      drop_stopwords: bool = False,
-                     l2_normalize: bool = False) -> Tuple[np.ndarray, Dict]:
+                     l2_normalize: bool = False,
+                     phrase_rules: str = 'cleaned') -> Tuple[np.ndarray, Dict]:
     """Embed attribute names as the sum or mean of their words' vectors.
+
+    The vectors of the paper (the released SVIP ``.pkl`` files) are
+    ``backend='word2vec-bin'`` with ``vectors_path`` the word2vec GoogleNews
+    300-d file (``GoogleNews-vectors-negative300.bin``), ``dataset`` ``'cub'``,
+    ``'awa2'`` or ``'sun'``, ``phrase_rules='released'`` and the defaults
+    ``reduce='sum'``, ``l2_normalize=False``: the sum of the vectors of the
+    words found (a word missing from the vocabulary adds nothing).
 
     Args:
         names: The K attribute names, in the dataset's attribute order.
@@ -54,7 +62,8 @@ def embed_attributes(names: Sequence[str],
             ``'fasttext'``, ``'word2vec-bin'``, ``'text'``) loaded from
             ``vectors_path``; file tables are read only for the needed words.
         dataset: Phrase rules: ``'cub'``, ``'awa2'``, ``'sun'``, ``'generic'``
-            or a :class:`~.phrases.PhraseRules`.
+            or a :class:`~.phrases.PhraseRules` (the last two only with
+            ``phrase_rules='cleaned'``).
         reduce: ``'sum'`` or ``'mean'`` over the words that have a vector.
         vectors_path: The vectors file when ``backend`` is a file kind.
         on_missing: ``'error'`` (default) raises :class:`MissingWordVectorError`
@@ -62,6 +71,10 @@ def embed_attributes(names: Sequence[str],
             zero row for them, warns, and lists them in the report.
         drop_stopwords: Drop :data:`~.phrases.DEFAULT_STOPWORDS` from phrases.
         l2_normalize: Scale each (non-zero) row to unit L2 norm.
+        phrase_rules: ``'cleaned'`` (default: lower-cased words, the
+            dataset's :class:`~.phrases.PhraseRules`) or ``'released'`` (the
+            rules of the released SVIP vectors, case kept; see
+            :func:`~.phrases.released_phrase`).
 
     Returns:
         ``(matrix, report)``: float32 array [K, d], and a JSON-serialisable
@@ -76,8 +89,8 @@ def embed_attributes(names: Sequence[str],
         raise ValueError(f"reduce must be 'sum' or 'mean', got {reduce!r}")
     if on_missing not in ('error', 'zero'):
         raise ValueError(f"on_missing must be 'error' or 'zero', got {on_missing!r}")
-    rules = get_rules(dataset, drop_stopwords=drop_stopwords)
-    words_per_attr = [phrase_words(n, rules) for n in names]
+    rules_name, words_per_attr = attribute_words(names, dataset, phrase_rules,
+                                                 drop_stopwords=drop_stopwords)
 
     if isinstance(backend, str):
         needed = {w for ws in words_per_attr for w in ws}
@@ -139,7 +152,8 @@ def embed_attributes(names: Sequence[str],
     report = {
         'num_attributes': len(names),
         'dim': dim,
-        'dataset_rules': rules.name,
+        'dataset_rules': rules_name,
+        'phrase_rules': phrase_rules,
         'drop_stopwords': bool(drop_stopwords),
         'reduce': reduce,
         'l2_normalize': bool(l2_normalize),

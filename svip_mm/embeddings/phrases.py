@@ -20,16 +20,31 @@ The tables are plain dictionaries in this module (:data:`CUB_REPLACEMENTS`,
 :data:`AWA2_REPLACEMENTS`, :data:`SUN_REPLACEMENTS`) so that what is done to a
 name is documented in one place; :func:`get_rules` selects them by name
 (``'cub'``, ``'awa2'``, ``'sun'``, ``'generic'``).
+
+Two named sets of phrase rules (:data:`PHRASE_RULES`, chosen with
+``phrase_rules=`` in :func:`attribute_words` / ``embed_attributes`` and
+``--phrase-rules`` in ``tools/extract_attribute_embeddings.py``):
+
+* ``'cleaned'`` (the default): the steps above, made for lower-cased tables
+  such as GloVe 6B.
+* ``'released'``: the rules of the released SVIP word vectors (word2vec
+  GoogleNews 300-d, built by the authors' ``tools/extract_attribute_w2v_*.py``
+  scripts), as recorded in ``svip-method.md`` section 8a; see
+  :func:`released_phrase`. Together with the GoogleNews ``.bin`` file, the
+  ``'word2vec-bin'`` backend and ``reduce='sum'`` they give the vectors the
+  paper used.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from typing import Dict, FrozenSet, Iterable, List, Mapping, Sequence, Union
+from typing import Dict, FrozenSet, Iterable, List, Mapping, Sequence, Tuple, Union
 
 __all__ = [
     'PhraseRules', 'get_rules', 'clean_phrase', 'clean_phrases', 'phrase_words', 'DATASET_RULES',
     'CUB_REPLACEMENTS', 'AWA2_REPLACEMENTS', 'SUN_REPLACEMENTS', 'DEFAULT_STOPWORDS',
+    'PHRASE_RULES', 'RELEASED_REPLACEMENTS', 'released_phrase', 'released_words',
+    'attribute_words',
 ]
 
 #: Token separators: ``_``, ``-``, ``:`` (so ``::``), ``/``, ``,``, ``;``, white space.
@@ -116,6 +131,12 @@ DATASET_RULES: Dict[str, PhraseRules] = {
 }
 
 
+def _dataset_key(dataset: str) -> str:
+    """Normalise a dataset name: case, spaces and the accepted aliases."""
+    key = dataset.strip().lower()
+    return {'awa': 'awa2', 'cub200': 'cub', 'cub_200_2011': 'cub'}.get(key, key)
+
+
 def get_rules(dataset: Union[str, PhraseRules] = 'generic', *,
               drop_stopwords: bool = False) -> PhraseRules:
     """Return the :class:`PhraseRules` for ``dataset``.
@@ -129,8 +150,7 @@ def get_rules(dataset: Union[str, PhraseRules] = 'generic', *,
     if isinstance(dataset, PhraseRules):
         rules = dataset
     elif isinstance(dataset, str):
-        key = dataset.strip().lower()
-        key = {'awa': 'awa2', 'cub200': 'cub', 'cub_200_2011': 'cub'}.get(key, key)
+        key = _dataset_key(dataset)
         if key not in DATASET_RULES:
             raise ValueError(f'unknown dataset {dataset!r} for attribute phrase rules; '
                              f'expected one of {sorted(DATASET_RULES)} or a PhraseRules')
@@ -200,3 +220,116 @@ def _check_names(names: Sequence[str]) -> List[str]:
     if not out:
         raise ValueError('no attribute names given')
     return out
+
+
+# --------------------------------------------------------------------------- released rules
+#: The named phrase-rule sets: ``'cleaned'`` (this module's :class:`PhraseRules`,
+#: the default) and ``'released'`` (those of the released SVIP word vectors).
+PHRASE_RULES = ('cleaned', 'released')
+
+#: The replacements of the released scripts, per dataset, applied in this order
+#: to the phrase text (``svip-method.md`` section 8a). Unlike the cleaned tables
+#: they keep AwA2's ``flys``, ``buckteeth``, ``longneck`` and CUB's ``eyering``,
+#: ``eyeline`` as they are.
+RELEASED_REPLACEMENTS: Dict[str, Tuple[Tuple[str, str], ...]] = {
+    'cub': (('spatulate', 'broad'), ('upperparts', 'upper parts'), ('grey', 'gray')),
+    'awa2': (('newworld', 'new world'), ('oldworld', 'old world'), ('nestspot', 'nest spot'),
+             ('toughskin', 'tough skin'), ('longleg', 'long leg'), ('chewteeth', 'chew teeth'),
+             ('meatteeth', 'meat teeth'), ('strainteeth', 'strain teeth'),
+             ('quadrapedal', 'quadrupedal')),
+    'sun': (('rockstone', 'rock stone'), ('dirtsoil', 'dirt soil'), ('sunsunny', 'sun sunny'),
+            ('electricindoor', 'electric indoor'), ('semi-enclosed', 'semi enclosed'),
+            ('far-away', 'faraway')),
+}
+
+
+def _released_key(dataset: Union[str, PhraseRules]) -> str:
+    if not isinstance(dataset, str):
+        raise ValueError("phrase_rules='released' needs the dataset by name ('cub', 'awa2' or "
+                         f"'sun'), got a {type(dataset).__name__}: {dataset!r}")
+    key = _dataset_key(dataset)
+    if key not in RELEASED_REPLACEMENTS:
+        raise ValueError(f"phrase_rules='released' exists for the datasets "
+                         f"{sorted(RELEASED_REPLACEMENTS)}, got dataset {dataset!r}")
+    return key
+
+
+def released_phrase(name: str, dataset: str) -> str:
+    """The phrase the released SVIP scripts build from one attribute name.
+
+    Case is kept (GoogleNews word2vec is case sensitive) and nothing else is
+    cleaned. Per dataset (``svip-method.md`` section 8a):
+
+    * ``'cub'`` (``has_bill_shape::curved_(up_or_down)``): ``::``, ``_`` and
+      ``-`` become spaces, everything from ``(`` on is dropped, then the first
+      4 characters (``has ``), then :data:`RELEASED_REPLACEMENTS` are applied
+      -> ``'bill shape curved '``;
+    * ``'awa2'`` (a predicate such as ``longleg``): only the replacements;
+    * ``'sun'`` (``rock/stone``, ``sailing/ boating``): ``/`` is removed, then
+      the replacements (so ``wood (not part of a tree)`` keeps its brackets
+      and ``man-made`` its hyphen).
+
+    The replacements are substring replacements of the phrase text (for the
+    names of the three benchmarks each one matches a whole word).
+
+    >>> released_phrase('has_upperparts_color::grey', 'cub')
+    'upper parts color gray'
+    """
+    if not isinstance(name, str):
+        raise TypeError(f'attribute name must be a string, got {type(name).__name__}: {name!r}')
+    key = _released_key(dataset)
+    text = name
+    if key == 'cub':
+        text = text.replace('::', ' ').replace('_', ' ').replace('-', ' ')
+        # the released script cuts 4 characters blindly; a name without the
+        # 'has_' prefix is not a CUB attribute and would lose part of a word
+        if not text.startswith('has '):
+            raise ValueError(f"CUB attribute name {name!r} does not start with 'has_'; the "
+                             "released CUB rules drop that prefix (expected e.g. "
+                             "'has_bill_shape::dagger')")
+        text = text.split('(', 1)[0][4:]
+    elif key == 'sun':
+        text = text.replace('/', '')
+    for old, new in RELEASED_REPLACEMENTS[key]:
+        text = text.replace(old, new)
+    return text
+
+
+def released_words(name: str, dataset: str) -> List[str]:
+    """The words of :func:`released_phrase`: split on single spaces.
+
+    The released scripts drop a trailing empty word; any other empty word
+    (two spaces in a row) is dropped here too: it has no vector, and a word
+    without a vector adds nothing to the released sum either.
+    """
+    return [w for w in released_phrase(name, dataset).split(' ') if w]
+
+
+def attribute_words(names: Sequence[str], dataset: Union[str, PhraseRules] = 'generic',
+                    phrase_rules: str = 'cleaned', *,
+                    drop_stopwords: bool = False) -> Tuple[str, List[List[str]]]:
+    """Words of each attribute name under the named phrase rules.
+
+    Args:
+        names: Attribute names.
+        dataset: ``'cub'``, ``'awa2'``, ``'sun'`` (``'generic'`` or a
+            :class:`PhraseRules` too for ``'cleaned'``).
+        phrase_rules: ``'cleaned'`` (:func:`phrase_words`) or ``'released'``
+            (:func:`released_words`).
+        drop_stopwords: Only with ``'cleaned'``; the released rules keep every word.
+
+    Returns:
+        ``(label, words)``: a label of the rules for reports (``'cub'``,
+        ``'released-cub'``, ...) and one list of words per name.
+    """
+    names = _check_names(names)
+    if phrase_rules == 'cleaned':
+        rules = get_rules(dataset, drop_stopwords=drop_stopwords)
+        return rules.name, [phrase_words(n, rules) for n in names]
+    if phrase_rules == 'released':
+        if drop_stopwords:
+            raise ValueError("drop_stopwords=True applies to phrase_rules='cleaned'; the "
+                             "released rules keep every word")
+        key = _released_key(dataset)
+        return f'released-{key}', [released_words(n, key) for n in names]
+    raise ValueError(f'unknown phrase_rules {phrase_rules!r}; expected one of {list(PHRASE_RULES)}')
