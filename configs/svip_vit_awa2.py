@@ -15,7 +15,10 @@ val_dataloader = None
 val_cfg = None
 val_evaluator = None
 
-pretrained = 'checkpoints/vit_base_patch16_224.orig_in21k_ft_in1k.safetensors'
+# timm's hub name (fetched into huggingface_hub's cache, see configs/svip_vit_cub.py);
+# without network, a local file:
+# pretrained = 'checkpoints/vit_base_patch16_224.orig_in21k_ft_in1k.safetensors'
+pretrained = 'timm/vit_base_patch16_224.orig_in21k_ft_in1k'
 word_vectors = 'data/AWA2/attribute_vectors.npy'
 
 model = dict(

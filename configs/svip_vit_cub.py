@@ -8,7 +8,11 @@
 #   --vectors GoogleNews-vectors-negative300.bin --phrase-rules released
 #   --out data/CUB/attribute_vectors.npy
 #   (other vectors, e.g. fastText: --backend fasttext --vectors cc.en.300.bin, differ from them)
-# - a pretrained ViT-B/16 as a local timm (.pth / .safetensors) or mmpretrain file. The
+# - a pretrained ViT-B/16, named below by its timm hub name: the backbone's init_weights
+#   (at the start of training) fetches it once into huggingface_hub's cache
+#   (HF_HUB_CACHE, by default ~/.cache/huggingface/hub; with HF_HUB_OFFLINE=1 it must be
+#   there already). Without network, set `pretrained` to a local timm (.pth /
+#   .safetensors) or mmpretrain file instead. The
 #   official results most likely used timm's vit_base_patch16_224.orig_in21k_ft_in1k; its
 #   ImageNet-21k pretraining has seen many of CUB's unseen classes, so an ImageNet-1k-only
 #   model (e.g. timm's vit_base_patch16_224.augreg_in1k) gives the cleaner zero-shot
@@ -22,7 +26,10 @@ val_dataloader = None
 val_cfg = None
 val_evaluator = None
 
-pretrained = 'checkpoints/vit_base_patch16_224.orig_in21k_ft_in1k.safetensors'
+# timm's hub name (fetched into huggingface_hub's cache); an http(s):// URL (torch.hub's
+# cache) or a local file work too:
+# pretrained = 'checkpoints/vit_base_patch16_224.orig_in21k_ft_in1k.safetensors'
+pretrained = 'timm/vit_base_patch16_224.orig_in21k_ft_in1k'
 word_vectors = 'data/CUB/attribute_vectors.npy'
 
 model = dict(

@@ -90,8 +90,12 @@ class SVIPVisionTransformer(BaseModule):
             no_grad) or ``'explicit'`` (the reference path: attention materialised per head
             with autograd state in every pass, as the released code does). Can be switched
             on a built model through the ``attention`` attribute.
-        init_cfg: ``dict(type='Pretrained', checkpoint=PATH)`` loads timm (.pth/.safetensors)
-            or mmpretrain ViT weights, see :func:`load_pretrained_vit`.
+        init_cfg: ``dict(type='Pretrained', checkpoint=...)`` loads timm (.pth/.safetensors)
+            or mmpretrain ViT weights from a local file, a timm hub name
+            (``'timm/vit_base_patch16_224.orig_in21k_ft_in1k'``, through huggingface_hub's
+            cache) or an ``http(s)://`` URL (through torch.hub's cache), when
+            :meth:`init_weights` runs, not when the model is built; see
+            :func:`load_pretrained_vit`.
     """
     arch_zoo: Dict[str, dict] = {
         **dict.fromkeys(['b', 'base'], dict(
