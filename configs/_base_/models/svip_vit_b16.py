@@ -19,6 +19,8 @@ model = dict(
         type='SemanticAttributeHead',
         in_channels=768,
         unit_size=2,
+        # 'mean' (released default) or 'max' (paper); the training step's target-pass
+        # re-selection builds its prototype with the same pooling, as released
         pooling='mean',
         similarity='dot',
         scale=5.0,

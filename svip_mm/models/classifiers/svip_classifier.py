@@ -12,11 +12,18 @@ from ..utils import check_unit_grid, patches_to_units, topk_mask
 SELECTIONS = ('learned', 'oracle')
 
 
-def reselect_by_prototype(units: torch.Tensor, k: int) -> torch.Tensor:
+def reselect_by_prototype(units: torch.Tensor, k: int, pooling: str = 'mean') -> torch.Tensor:
     """[B, U, D] final units -> [B, U] bool mask of the k units most similar (dot product)
-    to the image's mean unit: the target pass's re-selection."""
+    to the image's prototype unit: the target pass's re-selection.
+
+    The prototype pools the units as the head does (the released code uses its pooling
+    layer): ``'mean'`` (the mean unit) or ``'max'`` (the element-wise max over units)."""
+    if pooling not in ('mean', 'max'):
+        raise ValueError(f"pooling must be 'mean' or 'max', got {pooling!r}")
     with torch.no_grad():
-        sim = (units * units.mean(dim=1, keepdim=True)).sum(-1)
+        proto = (units.mean(dim=1, keepdim=True) if pooling == 'mean' else
+                 units.amax(dim=1, keepdim=True))
+        sim = (units * proto).sum(-1)
         return topk_mask(sim, k, largest=True)
 
 
@@ -105,7 +112,9 @@ class SVIPClassifier(BaseClassifier):
         # target pass: context token on the units the source pass did not keep
         tgt_tokens, _ = self.backbone.encode(neck.contextualise(patches, keep_src, grid), grid)
         tgt_units = self._units(tgt_tokens, grid)
-        keep_tgt = keep_src if self.selection == 'oracle' else reselect_by_prototype(tgt_units, k)
+        # re-selection around a prototype pooled as the head pools (max with pooling='max')
+        keep_tgt = (keep_src if self.selection == 'oracle' else
+                    reselect_by_prototype(tgt_units, k, head.pooling))
         a_tgt = head.attribute_scores(tgt_units, keep_tgt)
 
         losses = neck.loss(unrelated_logits, keep_src)
