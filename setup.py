@@ -27,6 +27,7 @@ setup(
         'mmcv-lite>=2.0.0,<2.2.0',
         'mmpretrain>=1.2.0,<1.3',
         'timm>=1.0,<2',
+        'huggingface_hub',
         'numpy',
         'scipy',
         'matplotlib',

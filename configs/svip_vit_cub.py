@@ -1,6 +1,6 @@
 # SVIP on CUB (xlsa17 split) with ViT-B/16 at 224 px and the official hyperparameters.
 #
-# Files to provide (nothing is downloaded):
+# Files to provide (datasets are not downloaded; the ViT weights named below are, once):
 # - data/CUB: the xlsa17 files + CUB_200_2011 images (python tools/check_dataset.py ZSLCUB);
 # - word vectors of the 312 attribute names. The paper's vectors (word2vec GoogleNews 300-d,
 #   the released phrase rules, summed):  python tools/extract_attribute_embeddings.py

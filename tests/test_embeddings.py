@@ -588,3 +588,25 @@ def test_cli_errors_and_zero_row_option(tmp_path, capsys):
     assert 'needs --vectors' in capsys.readouterr().err
     assert tool.main(['--names', str(tmp_path / 'none.txt'), '--out', str(out)]) == 1
     assert 'none.txt' in capsys.readouterr().err
+
+
+def test_data_preparation_step_takes_the_released_rules(tmp_path):
+    """A config's attribute_embeddings step builds the paper's vectors itself."""
+    from mmengine.config import Config
+
+    from svip_mm.engine import prepare_data
+    vocab = ['bill', 'shape', 'broad', 'spatulate', 'Dagger', 'dagger']
+    vecs = np.random.default_rng(1).standard_normal((len(vocab), 4)).astype(np.float32)
+    table = dict(zip(vocab, vecs.astype(np.float64)))
+    path = tmp_path / 'w2v.bin'
+    _write_google_news_bin(path, vocab, vecs)
+    names = tmp_path / 'attributes.txt'
+    names.write_text('1 has_bill_shape::spatulate\n2 has_bill_shape::Dagger\n')
+    out = tmp_path / 'vectors.npy'
+    cfg = Config(dict(data_preparation=[dict(
+        type='attribute_embeddings', names_file=str(names), out=str(out), dataset='cub',
+        backend='word2vec-bin', vectors_path=str(path), phrase_rules='released')]))
+    prepare_data(cfg)
+    want = [table['bill'] + table['shape'] + table['broad'],
+            table['bill'] + table['shape'] + table['Dagger']]
+    np.testing.assert_allclose(np.load(out), want, rtol=1e-6, atol=1e-6)

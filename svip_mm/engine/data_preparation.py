@@ -57,7 +57,9 @@ def _attribute_embeddings(step: Dict, cfg) -> str:
     matrix, report = embed_attributes(names, backend=step.get('backend', 'glove'),
                                       dataset=step.get('dataset', 'generic'),
                                       reduce=step.get('reduce', 'sum'),
-                                      vectors_path=step.get('vectors_path'))
+                                      vectors_path=step.get('vectors_path'),
+                                      phrase_rules=step.get('phrase_rules', 'cleaned'),
+                                      l2_normalize=step.get('l2_normalize', False))
     save_embeddings(out, matrix, report)
     return out
 
