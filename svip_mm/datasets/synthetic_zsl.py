@@ -161,7 +161,12 @@ _DEFAULT = dict(
 #: Named parameter sets. ``default``: 12 attributes (3 shapes, 3 body colours, 3 patterns, 3
 #: head colours), 40 classes (30 seen / 10 unseen), 2,560 images. ``large``: 16 attributes (adds
 #: square, which is easily confused with circle at 64 px, yellow and checkered), 100 classes
-#: (80 seen / 20 unseen), 10,000 images and denser clutter, for harder experiments.
+#: (80 seen / 20 unseen), 10,000 images and denser clutter, for harder experiments. ``source``:
+#: a pretraining set for the default preset's ViT (ImageNet before CUB, in small): shapes
+#: square / cross / crescent, body and head colours yellow / orange / purple, patterns plain /
+#: stripes / checkered (the generator has four patterns, so plain and stripes are shared with
+#: ``default``; no shape or colour is), 60 classes (50 seen / 10 unseen), 3,840 images, clutter
+#: as in ``default``; no class of ``default`` occurs in it.
 PRESETS: Dict[str, Dict[str, Any]] = {
     'default': _DEFAULT,
     'large': dict(
@@ -173,6 +178,14 @@ PRESETS: Dict[str, Dict[str, Any]] = {
         n_seen=80, n_unseen=20, n_val=27, images_per_class=100,
         min_seen_per_value=3,
         clutter_shapes=[5, 9], clutter_textures=[2, 3],
+    ),
+    'source': dict(
+        _DEFAULT,
+        shapes=['square', 'cross', 'crescent'],
+        body_colors=['yellow', 'orange', 'purple'],
+        patterns=['plain', 'stripes', 'checkered'],
+        head_colors=['yellow', 'orange', 'purple'],
+        n_seen=50, n_unseen=10, n_val=17,
     ),
 }
 

@@ -11,6 +11,10 @@ Each step is idempotent: it writes nothing when its output is already there.
              'attributes.txt', out='data/synthetic_zsl/attribute_glove50.npy',
              backend='glove', dataset='cub'),
     ]
+
+``pretrained_backbone`` (:mod:`svip_mm.engine.pretrained_backbone`) pretrains the backbone
+with another config (a ``tools/train.py`` subprocess) and writes its weights to ``out``; it
+runs again only when that config or its seed changes.
 """
 import os.path as osp
 from typing import Dict, List
@@ -64,7 +68,15 @@ def _attribute_embeddings(step: Dict, cfg) -> str:
     return out
 
 
-STEPS = {'synthetic_zsl': _synthetic, 'attribute_embeddings': _attribute_embeddings}
+def _pretrained_backbone(step: Dict, cfg) -> str:
+    """Pretrain a backbone with another config and keep its weights (cached by the config's
+    digest); see :mod:`svip_mm.engine.pretrained_backbone`."""
+    from .pretrained_backbone import prepare_pretrained_backbone
+    return prepare_pretrained_backbone(step, cfg)
+
+
+STEPS = {'synthetic_zsl': _synthetic, 'attribute_embeddings': _attribute_embeddings,
+         'pretrained_backbone': _pretrained_backbone}
 
 
 def prepare_data(cfg) -> List[str]:
