@@ -234,3 +234,27 @@ def test_every_tool_refuses_a_crafted_checkpoint(trained, tmp_path, tool):
     assert proc.returncode != 0
     assert 'refused' in proc.stdout + proc.stderr, (proc.stdout + proc.stderr)[-3000:]
     assert not marker.exists()
+
+
+@pytest.mark.parametrize('content', [b'not a checkpoint\n', b''], ids=['text', 'empty'])
+def test_a_file_torch_did_not_write_is_named_as_such(trained, tmp_path, content):
+    """A text file named .pth used to give 'KeyError: 101' (test) or a misleading 'must first
+    be converted' (predict)."""
+    base, _, _ = trained
+    bad = tmp_path / 'notes.pth'
+    bad.write_bytes(content)
+    with pytest.raises(ValueError, match="notes.pth' is not a torch checkpoint"):
+        load_checkpoint_file(bad)
+    image = next((base / 'data').rglob('*.png'))
+    for cmd in (['test.py', base / 'tiny.py', bad, '--work-dir', tmp_path / 'w'],
+                ['predict.py', base / 'tiny.py', bad, image]):
+        proc = run_tool(*cmd, cwd=base)
+        assert proc.returncode != 0
+        assert "is not a torch checkpoint" in proc.stderr, proc.stderr[-2000:]
+        assert 'Traceback' not in proc.stderr and 'converted' not in proc.stderr
+
+
+def test_a_legacy_torch_file_still_loads(tmp_path):
+    """torch < 1.6's layout (no zip), as old timm / mmpretrain weights have."""
+    torch.save({'w': torch.ones(2)}, tmp_path / 'old.pth', _use_new_zipfile_serialization=False)
+    assert torch.equal(load_checkpoint_file(tmp_path / 'old.pth')['w'], torch.ones(2))

@@ -32,3 +32,31 @@ def test_two_processes_train_across_the_phase_boundary_and_evaluate(tmp_path):
     assert (tmp_path / 'work' / 'epoch_2.pth').is_file()
     assert 'Epoch(train) [2]' in log and 'zsl/top1' in log
     assert 'Distributed training: True' in log
+
+
+def test_launch_scripts_find_the_python_with_torch(tmp_path):
+    """dist_train.sh / dist_test.sh used to run plain `python` ('No module named torch' unless
+    PYTHON was set); now: PYTHON, else `python` when it has torch, else the repo's .venv."""
+    import shutil
+    repo = tmp_path / 'repo'
+    (repo / 'tools').mkdir(parents=True)
+    shutil.copy(REPO / 'tools/find_python.sh', repo / 'tools')
+    no_torch = tmp_path / 'bin'
+    no_torch.mkdir()
+    (no_torch / 'python').write_text('#!/bin/sh\nexit 1\n')  # a python without torch
+    (no_torch / 'python').chmod(0o755)
+
+    def which_python(**env):
+        env = dict({k: v for k, v in os.environ.items() if k != 'PYTHON'},
+                   PATH=f'{no_torch}:/usr/bin:/bin', **env)
+        return subprocess.run(['bash', '-c', f'source {repo}/tools/find_python.sh && echo $PY'],
+                              env=env, capture_output=True, text=True, timeout=60)
+
+    missing = which_python()
+    assert missing.returncode == 2 and 'no Python with torch found' in missing.stderr
+    (repo / '.venv/bin').mkdir(parents=True)
+    (repo / '.venv/bin/python').symlink_to(sys.executable)
+    assert which_python().stdout.strip() == str(repo / '.venv/bin/python')
+    assert which_python(PYTHON='/opt/my/python').stdout.strip() == '/opt/my/python'
+    for script in ('dist_train.sh', 'dist_test.sh'):
+        assert 'source "$TOOLS/find_python.sh"' in (REPO / 'tools' / script).read_text()

@@ -179,11 +179,11 @@ def test_the_decorrelation_cache_follows_the_group_ids():
         assert torch.allclose(loss(attrs, torch.tensor(new)), official(new), atol=1e-6)
 
 
-def test_the_non_finite_loss_hook_synchronises_once():
+def test_the_non_finite_loss_hook_synchronises_once(tmp_path):
     from types import SimpleNamespace
 
     from svip_mm.engine.non_finite_loss_hook import NonFiniteLossHook
-    runner = SimpleNamespace(iter=6, epoch=1)
+    runner = SimpleNamespace(iter=6, epoch=1, work_dir=str(tmp_path))
     outputs = dict(loss=torch.tensor(3.0), loss_ce=torch.tensor(1.0), train_acc=torch.tensor(50.),
                    loss_selector=torch.tensor([0.5, 1.5]), loss_extra=0.5)
     with SyncOps() as ops:
@@ -195,5 +195,11 @@ def test_the_non_finite_loss_hook_synchronises_once():
                                                  r"\(epoch 2, batch 3\)"):
         NonFiniteLossHook().after_train_iter(runner, 2, outputs=outputs)
     outputs['loss_ce'], outputs['loss_extra'] = torch.tensor(1.0), float('nan')
-    with pytest.raises(FloatingPointError, match=r"'loss_extra' is nan at iteration 7 "):
+    with pytest.raises(FloatingPointError, match=r"'loss_extra' is nan at iteration 7 .*"
+                                                 r"No checkpoint has been written"):
+        NonFiniteLossHook().after_train_iter(runner, 2, outputs=outputs)
+    # the message names the checkpoint that is there, not one that is not
+    (tmp_path / 'epoch_1.pth').write_bytes(b'')
+    with pytest.raises(FloatingPointError, match=r"latest checkpoint in the work dir, "
+                                                 r"epoch_1\.pth, is from before"):
         NonFiniteLossHook().after_train_iter(runner, 2, outputs=outputs)

@@ -421,7 +421,7 @@ def test_presets_sizes():
     assert (d['n_seen'], d['n_unseen'], d['image_size']) == (30, 10, 64)
     assert 2000 <= (d['n_seen'] + d['n_unseen']) * d['images_per_class'] <= 3000
     assert (big['n_seen'] + big['n_unseen']) * big['images_per_class'] > 3000
-    assert set(PRESETS) == {'default', 'large'}
+    assert set(PRESETS) == {'default', 'large', 'source'}
 
 
 def test_cli(tmp_path, capsys):

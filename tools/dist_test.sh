@@ -6,7 +6,8 @@
 #
 # Without GPUs, GPUS processes run on the CPU with the gloo backend.
 # Environment: NNODES (default 1), NODE_RANK (0), MASTER_ADDR (127.0.0.1), PORT (29500),
-# PYTHON (the interpreter, default python). See tools/dist_train.sh for several machines.
+# PYTHON (the interpreter; default: `python` if it has torch, else the repository's .venv).
+# See tools/dist_train.sh for several machines.
 set -euo pipefail
 if [ $# -lt 3 ]; then
     echo "usage: $0 CONFIG CHECKPOINT GPUS [tools/test.py arguments]" >&2
@@ -17,7 +18,8 @@ CHECKPOINT=$2
 GPUS=$3
 shift 3
 TOOLS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-exec "${PYTHON:-python}" -m torch.distributed.run \
+source "$TOOLS/find_python.sh"
+exec "$PY" -m torch.distributed.run \
     --nnodes="${NNODES:-1}" \
     --node_rank="${NODE_RANK:-0}" \
     --master_addr="${MASTER_ADDR:-127.0.0.1}" \

@@ -8,7 +8,7 @@
 #   NNODES=2 NODE_RANK=0 MASTER_ADDR=10.0.0.1 tools/dist_train.sh CONFIG 8   # first machine
 #   NNODES=2 NODE_RANK=1 MASTER_ADDR=10.0.0.1 tools/dist_train.sh CONFIG 8   # second machine
 # Environment: NNODES (default 1), NODE_RANK (0), MASTER_ADDR (127.0.0.1), PORT (29500),
-# PYTHON (the interpreter, default python).
+# PYTHON (the interpreter; default: `python` if it has torch, else the repository's .venv).
 set -euo pipefail
 if [ $# -lt 2 ]; then
     echo "usage: $0 CONFIG GPUS [tools/train.py arguments]" >&2
@@ -18,7 +18,8 @@ CONFIG=$1
 GPUS=$2
 shift 2
 TOOLS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-exec "${PYTHON:-python}" -m torch.distributed.run \
+source "$TOOLS/find_python.sh"
+exec "$PY" -m torch.distributed.run \
     --nnodes="${NNODES:-1}" \
     --node_rank="${NODE_RANK:-0}" \
     --master_addr="${MASTER_ADDR:-127.0.0.1}" \

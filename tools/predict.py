@@ -38,12 +38,17 @@ def parse_args(argv=None):
     parser.add_argument('config')
     parser.add_argument('checkpoint')
     parser.add_argument('images', nargs='+', metavar='IMAGE')
-    parser.add_argument('--topk', type=int, help='classes to list (default 5, or all classes '
-                        'when there are fewer)')
+    parser.add_argument('--topk', type=int, help='classes to list (default 5; all classes '
+                        'when there are fewer than asked)')
     parser.add_argument('--top-attributes', type=int,
-                        help='attributes to list (default 5, or all when there are fewer)')
-    parser.add_argument('--classes-table', help='a .csv / .npy class-attribute table of the '
-                        'classes to score')
+                        help='attributes to list (default 5; all when there are fewer than '
+                        'asked)')
+    parser.add_argument('--classes-table', metavar='TABLE',
+                        help='the classes to score, by their attribute values: a .csv with one '
+                        'class per row, "name,[unseen,]a_1,...,a_K" (K: the model\'s attribute '
+                        'count; an optional first row names the columns, and only with it an '
+                        '"unseen" column of 1/0 marks unseen classes), or a .npy [C, K] array '
+                        'whose class names come from --class-names')
     parser.add_argument('--class-names', help='with an .npy table: a text file, one class '
                         'name per line')
     parser.add_argument('--extend', action='store_true', help='score the table\'s classes '
@@ -94,8 +99,11 @@ def _json_ready(result: dict) -> dict:
 
 def main(argv=None) -> List[dict]:
     args = parse_args(argv)
-    inferencer = SVIPInferencer(args.config, args.checkpoint, device=args.device,
-                                word_vectors=args.word_vectors, cfg_options=args.cfg_options)
+    try:
+        inferencer = SVIPInferencer(args.config, args.checkpoint, device=args.device,
+                                    word_vectors=args.word_vectors, cfg_options=args.cfg_options)
+    except (ValueError, FileNotFoundError) as err:  # an unreadable or mismatched checkpoint
+        raise SystemExit(f'error: {err}') from None
     if args.classes_table:
         names = None
         if args.class_names:

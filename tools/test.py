@@ -44,7 +44,7 @@ from mmengine.runner import Runner  # noqa: E402
 import svip_mm  # noqa: E402,F401
 from svip_mm.engine import init_distributed, prepare_data  # noqa: E402
 from svip_mm.engine.checkpoint_hook import CheckpointMismatchError  # noqa: E402
-from svip_mm.engine.safe_checkpoint import UnsafeCheckpointError  # noqa: E402
+from svip_mm.engine.safe_checkpoint import CheckpointReadError  # noqa: E402
 from svip_mm.engine.tool_config import load_tool_config  # noqa: E402
 from svip_mm.evaluation import GZSLMetric  # noqa: E402
 
@@ -270,7 +270,7 @@ def main(argv=None) -> Dict[str, float]:
     runner.test_evaluator.metrics.append(collector)
     try:
         metrics = runner.test()
-    except (CheckpointMismatchError, UnsafeCheckpointError) as err:  # nothing to quote
+    except (CheckpointMismatchError, CheckpointReadError) as err:  # nothing to quote
         raise SystemExit(f'error: {err}') from None
     if get_rank() != 0:
         return metrics

@@ -26,7 +26,7 @@ from svip_mm.engine.checkpoint_hook import (CheckpointMismatchError,  # noqa: E4
                                             CheckpointOverwriteError)
 from svip_mm.engine.latest_checkpoint import latest_checkpoint  # noqa: E402
 from svip_mm.engine.work_dir_lock import WorkDirLockedError, lock_work_dir  # noqa: E402
-from svip_mm.engine.safe_checkpoint import UnsafeCheckpointError  # noqa: E402
+from svip_mm.engine.safe_checkpoint import CheckpointReadError  # noqa: E402
 from svip_mm.engine.tool_config import load_tool_config  # noqa: E402
 
 
@@ -101,7 +101,7 @@ def main(argv=None):
         if not args.no_test and cfg.get('test_evaluator') and cfg.get('test_dataloader'):
             runner.test()
     except (WorkDirLockedError, CheckpointOverwriteError, CheckpointMismatchError,
-            UnsafeCheckpointError) as err:
+            CheckpointReadError) as err:
         raise SystemExit(f'error: {err}') from None
 
 

@@ -67,8 +67,11 @@ def parse_args(argv=None):
 
 def main(argv=None) -> str:
     args = parse_args(argv)
-    inferencer = SVIPInferencer(args.config, args.checkpoint, device=args.device,
-                                word_vectors=args.word_vectors, cfg_options=args.cfg_options)
+    try:
+        inferencer = SVIPInferencer(args.config, args.checkpoint, device=args.device,
+                                    word_vectors=args.word_vectors, cfg_options=args.cfg_options)
+    except (ValueError, FileNotFoundError) as err:  # an unreadable or mismatched checkpoint
+        raise SystemExit(f'error: {err}') from None
     mask = {'auto': synthetic_mask_path(args.image), 'none': None}.get(args.mask, args.mask)
     try:
         with torch.no_grad():

@@ -394,9 +394,8 @@ class SVIPInferencer:
         module docstring).
 
         Args:
-            topk: classes to list (default: 5, or all when the table has fewer); a ``topk``
-                larger than the class table is an error.
-            top_attributes: attributes to list (default: 5, or K if fewer); at most K.
+            topk: classes to list (default 5); all of them when the table has fewer.
+            top_attributes: attributes to list (default 5); all K when there are fewer.
             batch_size: images per forward pass.
 
         Returns:
@@ -415,23 +414,21 @@ class SVIPInferencer:
 
         Raises:
             FileNotFoundError: a missing image; ValueError: ``topk`` / ``top_attributes``
-            outside 1..C / 1..K, an image that cannot be read or brought to the input size
-            (the message names it); RuntimeError: no class table.
+            below 1, an image that cannot be read or brought to the input size (the message
+            names it); RuntimeError: no class table.
         """
         if isinstance(inputs, (str, os.PathLike, np.ndarray)):
             inputs = [inputs]
         inputs = list(inputs)
         num_classes = len(self._table) if self._table is not None else 0
-        topk = min(5, num_classes) if topk is None else topk
-        top_attributes = min(5, self.num_attributes) if top_attributes is None else \
-            top_attributes
-        if self._table is not None and not 1 <= int(topk) <= num_classes:
-            raise ValueError(f'topk={topk} is outside 1..{num_classes} (the class table has '
-                             f'{num_classes} classes)')
-        if not 1 <= int(top_attributes) <= self.num_attributes:
-            raise ValueError(f'top_attributes={top_attributes} is outside '
-                             f'1..{self.num_attributes} (the model has {self.num_attributes} '
-                             'attributes)')
+        topk = 5 if topk is None else topk
+        top_attributes = 5 if top_attributes is None else top_attributes
+        if int(topk) < 1 or int(top_attributes) < 1:
+            raise ValueError(f'topk={topk} and top_attributes={top_attributes}: expected counts '
+                             '>= 1')
+        # more than there are: all of them, as the tools' --help promises
+        topk = min(int(topk), num_classes) if self._table is not None else int(topk)
+        top_attributes = min(int(top_attributes), self.num_attributes)
         if batch_size < 1:
             raise ValueError(f'batch_size must be >= 1, got {batch_size}')
         results = []

@@ -1,9 +1,21 @@
 """Stop training at the first non-finite loss term, naming it."""
 import math
+import os.path as osp
 
 import torch
 from mmengine.hooks import Hook
 from mmpretrain.registry import HOOKS
+
+from .latest_checkpoint import latest_checkpoint
+
+
+def _checkpoint_note(work_dir: str) -> str:
+    try:
+        latest = latest_checkpoint(work_dir)
+    except FileNotFoundError:
+        return f'No checkpoint has been written in {work_dir} yet.'
+    return (f'The latest checkpoint in the work dir, {osp.basename(latest)}, is from before '
+            'this iteration.')
 
 
 @HOOKS.register_module()
@@ -38,4 +50,4 @@ class NonFiniteLossHook(Hook):
                 raise FloatingPointError(
                     f'loss term {key!r} is {number} at iteration {runner.iter + 1} '
                     f'(epoch {runner.epoch + 1}, batch {batch_idx + 1}); training stopped. '
-                    'The last checkpoint in the work dir is from before this iteration.')
+                    + _checkpoint_note(runner.work_dir))

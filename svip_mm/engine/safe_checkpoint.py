@@ -24,6 +24,7 @@ What is loaded safely, and how:
 import os
 import os.path as osp
 import pickle
+import zipfile
 from typing import Any, Dict, Union
 
 import numpy as np
@@ -37,7 +38,11 @@ _HISTORY_STATISTICS = ('min', 'max', 'current', 'mean')
 _HISTORY_FIELDS = {'max_length', '_log_history', '_count_history'}
 
 
-class UnsafeCheckpointError(ValueError):
+class CheckpointReadError(ValueError):
+    """A checkpoint file cannot be read: not written by torch.save, or refused."""
+
+
+class UnsafeCheckpointError(CheckpointReadError):
     """The safe unpickler refused a file (it holds objects svip_mm does not load)."""
 
 
@@ -114,6 +119,25 @@ def _replace_stand_ins(obj: Any) -> Any:
     return obj
 
 
+# torch.save's two layouts: a zip archive, or (torch < 1.6, _use_new_zipfile_serialization=False)
+# a pickle that starts with torch's magic number (protocol 2, LONG1 of 10 bytes)
+_LEGACY_TORCH_MAGIC = b'\x80\x02\x8a\x0a' + (0x1950a86a20f9469cfc6c).to_bytes(10, 'little')
+
+
+def _check_torch_file(path: str) -> None:
+    """Refuse a file that torch.save did not write, before the unpickler trips over it."""
+    if zipfile.is_zipfile(path):
+        return
+    with open(path, 'rb') as f:
+        head = f.read(len(_LEGACY_TORCH_MAGIC))
+    if head != _LEGACY_TORCH_MAGIC:
+        raise CheckpointReadError(
+            f'{path!r} is not a torch checkpoint: it is neither a zip archive written by '
+            f'torch.save nor a legacy torch pickle ({osp.getsize(path)} bytes, starting '
+            f'with {head[:8]!r}). Expected a .pth written by torch.save (an svip_mm / '
+            'MMEngine checkpoint, timm or mmpretrain weights), or a .safetensors file.')
+
+
 def load_checkpoint_file(path: Union[str, os.PathLike], map_location: Any = 'cpu') -> Any:
     """Read an MMEngine / svip_mm checkpoint with the safe unpickler (see the module doc).
 
@@ -123,11 +147,12 @@ def load_checkpoint_file(path: Union[str, os.PathLike], map_location: Any = 'cpu
         FileNotFoundError: no such file.
         UnsafeCheckpointError: the safe unpickler refuses the file (the message names the
             refused global).
-        ValueError: not a torch file.
+        CheckpointReadError: not a file torch.save wrote, or a damaged one.
     """
     path = osp.expanduser(os.fspath(path))
     if not osp.isfile(path):
         raise FileNotFoundError(f'checkpoint not found: {path!r}')
+    _check_torch_file(path)
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError:
@@ -142,8 +167,9 @@ def load_checkpoint_file(path: Union[str, os.PathLike], map_location: Any = 'cpu
                 'official SVIP training file must go through '
                 'tools/convert_official_checkpoint.py.') from None
         ckpt = _replace_stand_ins(ckpt)
-    except RuntimeError as err:  # not a zip / legacy torch file
-        raise ValueError(f'{path!r} is not a torch checkpoint: {err}') from err
+    except (RuntimeError, EOFError) as err:  # a truncated or damaged file
+        raise CheckpointReadError(f'{path!r} could not be read by torch.load (damaged or '
+                                  f'truncated?): {err}') from None
     if isinstance(ckpt, dict):
         decode_checkpoint(ckpt)
     return ckpt
