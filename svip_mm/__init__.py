@@ -8,7 +8,14 @@ It also makes MMEngine's loader for local checkpoint files read them with torch'
 unpickler only, without adding anything to torch's process-wide allow-list
 (see :mod:`svip_mm.engine.safe_checkpoint`).
 """
-from .version import __version__
+import warnings
+
+# mmcv-lite has no compiled ops, so mmpretrain's import of mmcv's transformer bricks warns on
+# every command that MultiScaleDeformableAttention is missing; svip_mm never uses it
+warnings.filterwarnings('ignore', message='Fail to import ``MultiScaleDeformableAttention``',
+                        category=UserWarning)
+
+from .version import __version__  # noqa: E402
 from . import engine  # noqa: F401  (first: the safe checkpoint loader)
 from . import models  # noqa: F401
 from . import datasets  # noqa: F401

@@ -610,3 +610,16 @@ def test_data_preparation_step_takes_the_released_rules(tmp_path):
     want = [table['bill'] + table['shape'] + table['broad'],
             table['bill'] + table['shape'] + table['Dagger']]
     np.testing.assert_allclose(np.load(out), want, rtol=1e-6, atol=1e-6)
+
+
+def test_cli_missing_word_hint_names_the_flag(tmp_path, capsys):
+    """The tool's hint named the API argument (on_missing='zero'), not its own flag."""
+    names = tmp_path / 'attributes.txt'
+    names.write_text('1 xqzzyq\n')
+    tool = _load_tool()
+    assert tool.main(['--names', str(names), '--out', str(tmp_path / 'v.npy')]) == 1
+    err = capsys.readouterr().err
+    assert "0 'xqzzyq'" in err and 'pass --allow-zero-rows to accept zero rows' in err
+    assert 'on_missing' not in err
+    with pytest.raises(MissingWordVectorError, match="pass on_missing='zero' to accept"):
+        embed_attributes(['xqzzyq'])  # the API still names its own argument

@@ -103,7 +103,10 @@ def main(argv=None) -> int:
             on_missing='zero' if args.allow_zero_rows else 'error',
             drop_stopwords=args.drop_stopwords, l2_normalize=args.l2_normalize,
             phrase_rules=args.phrase_rules)
-    except (FileNotFoundError, ValueError, KeyError, MissingWordVectorError) as exc:
+    except MissingWordVectorError as exc:  # the hint in this tool's terms: its flag
+        print(f'error: {exc.describe("pass --allow-zero-rows")}', file=sys.stderr)
+        return 1
+    except (FileNotFoundError, ValueError, KeyError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 1
     report['names_file'] = os.path.abspath(args.names)

@@ -31,9 +31,15 @@ class MissingWordVectorError(ValueError):
         attributes: ``[(index, name, phrase), ...]`` of the failing attributes.
     """
 
-    def __init__(self, message: str, attributes: List[Tuple[int, str, str]]):
-        super().__init__(message)
-        self.attributes = attributes
+    def __init__(self, problem: str, attributes: List[Tuple[int, str, str]]):
+        self.problem, self.attributes = problem, attributes
+        super().__init__(self.describe("pass on_missing='zero'"))
+
+    def describe(self, accept_zero_rows: str) -> str:
+        """The message with the way to accept zero rows in the caller's terms (the API's
+        argument, or a command-line flag)."""
+        return (f'{self.problem}. Add a phrase replacement, use a backend with subwords '
+                f'(fasttext), or {accept_zero_rows} to accept zero rows.')
 
 
 def embed_attributes(names: Sequence[str],
@@ -140,9 +146,7 @@ def embed_attributes(names: Sequence[str],
                f'{listed}{more}')
         if on_missing == 'error':
             raise MissingWordVectorError(
-                msg + ". Add a phrase replacement, use a backend with subwords (fasttext), or "
-                "pass on_missing='zero' to accept zero rows.",
-                [(i, names[i], entries[i]['phrase']) for i in missing])
+                msg, [(i, names[i], entries[i]['phrase']) for i in missing])
         warnings.warn(msg + '; their rows are zero (on_missing=zero)', stacklevel=2)
 
     if l2_normalize:

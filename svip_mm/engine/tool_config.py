@@ -1,8 +1,15 @@
 """The config handling that tools/train.py and tools/test.py share."""
+import difflib
+import inspect
 import os.path as osp
 from typing import Optional
 
 from mmengine.config import Config
+from mmengine.runner import Runner
+
+# top-level keys a config may hold besides the Runner's arguments: read by svip_mm's tools and
+# by MMEngine's config loader
+_TOOL_KEYS = {'data_preparation', 'custom_imports'}
 
 
 def load_tool_config(config: str, cfg_options: Optional[dict], launcher: str,
@@ -11,6 +18,7 @@ def load_tool_config(config: str, cfg_options: Optional[dict], launcher: str,
     (``--work-dir``, else the config's, else ``work_dirs/<config name>``)."""
     cfg = Config.fromfile(config)
     if cfg_options:
+        check_cfg_options(cfg, cfg_options)
         cfg.merge_from_dict(cfg_options)
     cfg.launcher = launcher
     if work_dir:
@@ -28,3 +36,52 @@ def use_svip_checkpoint_hook(cfg: Config) -> None:
     hook = (cfg.get('default_hooks') or {}).get('checkpoint')
     if hook is not None and hook.get('type') in ('CheckpointHook', 'mmengine.CheckpointHook'):
         hook['type'] = 'SVIPCheckpointHook'
+
+
+def check_cfg_options(cfg: Config, cfg_options: dict) -> None:
+    """Refuse a ``--cfg-options`` key that would be silently ignored.
+
+    MMEngine merges any key: a misspelt top-level key (``tarin_cfg.max_epochs=2``) becomes a
+    new entry nobody reads, and the run goes on with the config's value. Here every key's
+    parents must exist in the config (list entries by index), and a new top-level key must be
+    one the Runner or the tools read. A new last component under an existing dict is allowed
+    (a constructor argument the config leaves at its default); a misspelt one fails when that
+    component is built.
+
+    Raises:
+        SystemExit: naming the key, the missing part and the closest existing names.
+    """
+    known_top = set(cfg.keys()) | _TOOL_KEYS | \
+        set(inspect.signature(Runner.__init__).parameters) - {'self'}
+    for key in cfg_options:
+        parts = str(key).split('.')
+        if parts[0] not in known_top:
+            _refuse(key, parts[0], sorted(known_top))
+        node = cfg.to_dict()
+        for depth, part in enumerate(parts[:-1]):
+            if isinstance(node, (list, tuple)):
+                if not part.isdigit() or int(part) >= len(node):
+                    raise SystemExit(f'--cfg-options {key}: {".".join(parts[:depth])} is a list '
+                                     f'of {len(node)}; expected an index 0..{len(node) - 1}, '
+                                     f'got {part!r}')
+                node = node[int(part)]
+            elif isinstance(node, dict):
+                if part not in node:
+                    _refuse(key, '.'.join(parts[:depth + 1]), sorted(map(str, node)))
+                node = node[part]
+            else:
+                _not_a_container(key, parts[:depth], node)
+        if len(parts) > 1 and not isinstance(node, (dict, list, tuple)):
+            _not_a_container(key, parts[:-1], node)
+
+
+def _not_a_container(key: str, path, node) -> None:
+    raise SystemExit(f'--cfg-options {key}: {".".join(path)} is {node!r}, which has no '
+                     'entries to set')
+
+
+def _refuse(key: str, missing: str, names) -> None:
+    close = difflib.get_close_matches(missing.split('.')[-1], names, n=3)
+    hint = f'; did you mean {", ".join(close)}?' if close else ''
+    raise SystemExit(f'--cfg-options {key}: the config has no {missing!r}, so the value would '
+                     f'be ignored{hint}')
