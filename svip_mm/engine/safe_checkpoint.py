@@ -100,7 +100,14 @@ def _numpy_globals() -> list:
 
 
 def legacy_checkpoint_globals() -> list:
-    """The allow-list used, for one call only, to read an old-layout MMEngine checkpoint."""
+    """The allow-list used, for one call only, to read an old-layout MMEngine checkpoint.
+
+    Neither the real ``getattr`` nor the real ``HistoryBuffer`` is on it: the names an old
+    file pickles (``builtins.getattr``, ``...HistoryBuffer``) resolve to the stand-ins above,
+    which reach no attribute, module or code (``_legacy_getattr`` returns a statistic's name
+    or raises; the buffer keeps three data fields). tests/test_checkpoint_safety.py sends an
+    exec payload through each entry.
+    """
     return [*_numpy_globals(),
             (_LegacyHistoryBuffer, 'mmengine.logging.history_buffer.HistoryBuffer'),
             (_legacy_getattr, 'builtins.getattr')]
