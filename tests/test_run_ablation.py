@@ -25,6 +25,8 @@ def test_every_experiment_config_loads_and_differs_from_the_others_in_its_experi
             cfg = Config.fromfile(str(REPO / path))
             if key.endswith('_time'):  # given the first variant's wall time: more epochs
                 assert cfg.train_cfg.max_epochs > epochs, path
+            elif key in tool.ATTENTION_ONLY:  # not trained: only its attention is measured
+                assert cfg.train_cfg.max_epochs == 0, path
             else:  # same schedule
                 assert cfg.train_cfg.max_epochs == epochs, path
             texts.add(cfg.pretty_text)
@@ -32,6 +34,11 @@ def test_every_experiment_config_loads_and_differs_from_the_others_in_its_experi
         keys = {k for k, _, _ in entries}
         for _, a, b, _, _ in tool.CRITERIA[experiment]:
             assert {a, b} <= keys
+        for _, key, _, _ in tool.ABSOLUTE_CRITERIA.get(experiment, []):
+            assert key in keys
+    for key, probe in tool.ATTENTION_PROBE.items():
+        assert Config.fromfile(str(REPO / probe)).train_cfg.max_epochs == 0, probe
+        assert any(key in {k for k, _, _ in e} for e in tool.EXPERIMENTS.values())
 
 
 def test_summary_statistics_are_mean_sample_std_and_range():
@@ -61,8 +68,10 @@ def test_report_table_criteria_and_figure(tmp_path):
     records['oracle_mask'][1]['attempts'] = 2
     criteria = tool.write_report(args, records, args.report)
     # clean 52 - clutter 45 = +7 (>= 5: met); oracle 53 - clutter 45 = +8 (< 10: not met)
-    assert criteria == ['- clutter costs >= 5 H (clean - clutter): +7.0 -> met',
-                        '- oracle masking wins >= 10 H back (oracle - clutter): +8.0 -> NOT met']
+    assert criteria == ['- clutter costs >= 5 H (clean - clutter): +7.0 -> met; per seed '
+                        '0: +6.0, 1: +8.0 (every seed positive)',
+                        '- oracle masking wins >= 10 H back (oracle - clutter): +8.0 -> NOT met; '
+                        'per seed 0: +8.0, 1: +8.0 (every seed positive)']
     text = (tmp_path / 'difficulty.md').read_text()
     assert '| ViT + head, clean background | 70.0 ± 0.0 (70.0–70.0) |' in text
     assert '52.0 ± 2.8 (50.0–54.0)' in text  # H of the clean runs, std of 50 and 54
@@ -70,6 +79,58 @@ def test_report_table_criteria_and_figure(tmp_path):
     assert (tmp_path / 'difficulty.png').stat().st_size > 1000
     # the resumed run, and only it, is marked
     assert text.count('(resumed)') == 2 and 'oracle_mask.py` (resumed) | 1 |' in text
+
+
+def test_pretrained_report_attention_only_row_absolute_criterion_and_negative_seed(tmp_path):
+    tool = _tool()
+    args = tool.parse_args(['pretrained', '--seeds', '0', '1', '--report',
+                            str(tmp_path / 'pretrained.md')])
+    svip = [_record(0, 60.0, auroc=0.86), _record(1, 50.0, auroc=0.82)]
+    base = [_record(0, 55.0), _record(1, 51.0)]
+    attn = [_record(0, 1.0), _record(1, 2.0)]
+    for r, a in zip(svip + base + attn, [0.8, 0.7, 0.6, 0.5, 0.85, 0.85]):
+        r['metrics']['selection/attention_auroc'] = a
+    records = {'svip_pt': svip, 'baseline_pt_time': base, 'pretrained_attn': attn}
+    criteria = tool.write_report(args, records, args.report)
+    # 55 - 53 = +2 (< 3), seed 1 +(-1): not every seed; selector mean 0.84 < 0.85
+    assert criteria == ['- SVIP beats the baseline by >= 3 H (pretrained ViT, same time): +2.0 '
+                        '-> NOT met; per seed 0: +5.0, 1: -1.0 (NOT every seed positive)',
+                        '- selector AUROC >= 0.85 (pretrained ViT): mean 0.840 -> NOT met']
+    text = (tmp_path / 'pretrained.md').read_text()
+    # the untrained model shows its attention only, in the table and in the runs
+    assert ('| pretrained ViT before fine-tuning (attention only) | - | - | - | - | - | '
+            '0.850 ± 0.000 (0.850–0.850) |') in text
+    assert '_attention.py` | 1 | - | - | - | - | - | 0.850 | 101 |' in text
+    assert '| 0.750 ± 0.071 (0.700–0.800) |' in text  # SVIP's attention AUROC
+
+
+def test_attention_probe_tests_the_run_checkpoint_in_the_probe_config(tmp_path, monkeypatch):
+    tool = _tool()
+    work = tmp_path / 'run'
+    work.mkdir()
+    (work / 'last_checkpoint').write_text(str(work / 'epoch_30.pth'))
+    record = dict(config='c.py', seed=2, wall_s=7.0, metrics={'gzsl/H': 1.0})
+    calls = []
+
+    def fake_train(cmd, cwd, env, stdout, stderr):  # what a 0-epoch tools/train.py leaves
+        calls.append(cmd)
+        out = tmp_path / cmd[cmd.index('--work-dir') + 1] / 'stamp'
+        out.mkdir(parents=True)
+        (out / 'stamp.json').write_text(json.dumps({'gzsl/H': 3.0,
+                                                    'selection/attention_auroc': 0.9}))
+        return 0
+
+    monkeypatch.setattr(tool.subprocess, 'call', fake_train)
+    probe = tool.ATTENTION_PROBE['baseline_pt']
+    new = tool.probe_attention(record, probe, str(work), 1)
+    assert calls[0][1].endswith('tools/train.py') and calls[0][2].endswith(probe)
+    assert f'model.backbone.init_cfg.checkpoint={work / "epoch_30.pth"}' in calls[0]
+    assert 'randomness.seed=2' in calls[0]
+    # only the attention AUROC is taken from the probe; the run's own metrics stay
+    assert new['metrics'] == {'gzsl/H': 1.0, 'selection/attention_auroc': 0.9}
+    assert new['attention_probe'] == probe
+    assert json.loads((work / 'result.json').read_text()) == new
+    assert tool.probe_attention(new, probe, str(work), 1) is new and len(calls) == 1
 
 
 def test_a_finished_run_is_reused_and_a_different_one_is_never_overwritten(tmp_path):

@@ -68,6 +68,8 @@ EXPERIMENTS = {
          'configs/pretrained/baseline_vit_synthetic_pretrained_time_matched.py'),
         ('oracle_pt', 'SVIP, pretrained ViT, oracle selection (upper bound)',
          'configs/pretrained/svip_vit_synthetic_pretrained_oracle.py'),
+        ('pretrained_attn', 'pretrained ViT before fine-tuning (attention only)',
+         'configs/pretrained/svip_vit_synthetic_pretrained_attention.py'),
         ('svip', 'SVIP, from scratch', 'configs/svip_vit_synthetic.py'),
         ('baseline', 'ViT + attribute head, from scratch', 'configs/baseline_vit_synthetic.py'),
     ],
@@ -98,8 +100,25 @@ CRITERIA = {
     ],
 }
 
+#: experiment -> [(description, key, metric, least mean)]
+ABSOLUTE_CRITERIA = {
+    'pretrained': [('selector AUROC >= 0.85 (pretrained ViT)', 'svip_pt',
+                    'selection/selector_auroc', 0.85)],
+}
+
 MAIN_METRICS = [('zsl/top1', 'T1'), ('gzsl/U', 'U'), ('gzsl/S', 'S'), ('gzsl/H', 'H'),
-                ('selection/selector_auroc', 'AUROC')]
+                ('selection/selector_auroc', 'AUROC'),
+                ('selection/attention_auroc', 'attention AUROC')]
+
+#: variants that are not trained (0 epochs): only their attention AUROC is reported
+ATTENTION_ONLY = {'pretrained_attn'}
+
+#: variants without attention maps of their own (mmpretrain ImageClassifier): their fine-tuned
+#: backbone is loaded into this 0-epoch SVIP config to measure its attention rollout
+ATTENTION_PROBE = {
+    'baseline_pt': 'configs/pretrained/svip_vit_synthetic_pretrained_attention.py',
+    'baseline_pt_time': 'configs/pretrained/svip_vit_synthetic_pretrained_attention.py',
+}
 
 
 def file_digest(path: str) -> str:
@@ -211,6 +230,35 @@ def run_one(cfg_path: str, seed: int, work_dir: str, threads: int, extra: List[s
     return record
 
 
+def probe_attention(record: dict, probe_cfg: str, work_dir: str, threads: int) -> dict:
+    """Add the attention-rollout AUROC of a finished run's backbone to its record.
+
+    The run's last checkpoint is loaded into ``probe_cfg`` (an SVIP config trained for 0
+    epochs) through ``model.backbone.init_cfg.checkpoint`` and tested; the record gains
+    ``selection/attention_auroc`` and ``attention_probe`` (the probe config), and is stored."""
+    if 'attention_probe' in record:
+        return record
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        checkpoint = f.read().strip()
+    probe_dir = osp.join(work_dir, 'attention_probe')
+    cmd = [sys.executable, osp.join(REPO, 'tools/train.py'), osp.join(REPO, probe_cfg),
+           '--work-dir', probe_dir, '--cfg-options', f'randomness.seed={record["seed"]}',
+           f'model.backbone.init_cfg.checkpoint={checkpoint}']
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    os.makedirs(probe_dir, exist_ok=True)
+    with open(osp.join(probe_dir, 'probe.out'), 'w') as log:
+        code = subprocess.call(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    if code != 0:
+        raise RuntimeError(f'attention probe of {checkpoint} failed with exit code {code}; see '
+                           f'{osp.join(probe_dir, "probe.out")}')
+    auroc = read_test_metrics(probe_dir)['selection/attention_auroc']
+    record = dict(record, attention_probe=probe_cfg,
+                  metrics=dict(record['metrics'], **{'selection/attention_auroc': auroc}))
+    with open(osp.join(work_dir, 'result.json'), 'w') as f:
+        json.dump(record, f, indent=1)
+    return record
+
+
 def summarise(values: List[float]) -> Dict[str, float]:
     """Mean, standard deviation (ddof 1; 0 for one value), min and max."""
     v = np.asarray(values, dtype=np.float64)
@@ -244,7 +292,8 @@ def write_figure(experiment: str, records: Dict[str, List[dict]], path: str) -> 
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    variants = [(k, label) for k, label, _ in EXPERIMENTS[experiment] if k in records]
+    variants = [(k, label) for k, label, _ in EXPERIMENTS[experiment]
+                if k in records and k not in ATTENTION_ONLY]
     metrics = MAIN_METRICS[:4]
     fig, ax = plt.subplots(figsize=(8, 4.4))
     width = 0.8 / len(variants)
@@ -280,12 +329,16 @@ def write_report(args, records: Dict[str, List[dict]], path: str) -> List[str]:
              'what else ran on the machine at the time.', '',
              'Mean ± standard deviation (min–max) over seeds. T1: ZSL top-1 on unseen classes; '
              'U / S / H: GZSL at gamma 0 (no calibration); AUROC: the selector\'s for background '
-             'units; per-class mean accuracies in %.', '',
+             'units; attention AUROC: the same for the attention rollout of the model\'s ViT on '
+             'the full image (for the mmpretrain baselines, measured by loading their fine-tuned '
+             'ViT into a 0-epoch SVIP model: `attention_probe/` in the run\'s folder); per-class '
+             'mean accuracies in %.', '',
              '| variant | ' + ' | '.join(name for _, name in MAIN_METRICS) + ' | wall (s) |',
              '|---|' + '---|' * (len(MAIN_METRICS) + 1)]
     for key, label, _ in entries:
         runs = records[key]
         cells = [fmt(stats_of(runs, m), digits=3 if m.startswith('selection') else 1)
+                 if key not in ATTENTION_ONLY or m == 'selection/attention_auroc' else '-'
                  for m, _ in MAIN_METRICS]
         lines.append(f'| {label} | ' + ' | '.join(cells) +
                      f' | {summarise([r["wall_s"] for r in runs])["mean"]:.0f} |')
@@ -295,26 +348,44 @@ def write_report(args, records: Dict[str, List[dict]], path: str) -> List[str]:
                   'group against the class\'s value; %):', '',
                   '| variant | ' + ' | '.join(names) + ' |', '|---|' + '---|' * len(names)]
         for key, label, _ in entries:
-            lines.append(f'| {label} | ' + ' | '.join(fmt(stats_of(records[key], g))
-                                                       for g in groups) + ' |')
+            if key not in ATTENTION_ONLY:
+                lines.append(f'| {label} | ' + ' | '.join(fmt(stats_of(records[key], g))
+                                                           for g in groups) + ' |')
     criteria = []
     for text, a, b, metric, least in CRITERIA[exp]:
         if a not in records or b not in records:
             continue
         diff = stats_of(records[a], metric)['mean'] - stats_of(records[b], metric)['mean']
-        criteria.append(f'- {text}: {diff:+.1f} -> {"met" if diff >= least else "NOT met"}')
-    lines += ['', '## Criteria (difference of the means)', ''] + criteria
-    lines += ['', '## Runs', '', '| variant | config | seed | T1 | U | S | H | AUROC | wall (s) |',
-              '|---|---|---|---|---|---|---|---|---|']
+        line = f'- {text}: {diff:+.1f} -> {"met" if diff >= least else "NOT met"}'
+        by_seed_a = {r['seed']: r['metrics'][metric] for r in records[a]}
+        by_seed_b = {r['seed']: r['metrics'][metric] for r in records[b]}
+        seeds = sorted(set(by_seed_a) & set(by_seed_b))
+        if seeds:
+            diffs = [by_seed_a[s] - by_seed_b[s] for s in seeds]
+            line += ('; per seed ' + ', '.join(f'{s}: {d:+.1f}' for s, d in zip(seeds, diffs))
+                     + f' ({"every seed positive" if min(diffs) > 0 else "NOT every seed positive"})')
+        criteria.append(line)
+    for text, key, metric, least in ABSOLUTE_CRITERIA.get(exp, []):
+        stat = stats_of(records.get(key, []), metric)
+        if stat is not None:
+            criteria.append(f'- {text}: mean {stat["mean"]:.3f} -> '
+                            f'{"met" if stat["mean"] >= least else "NOT met"}')
+    lines += ['', '## Criteria (difference of the means; per seed where both ran)', ''] + criteria
+    lines += ['', '## Runs', '',
+              '| variant | config | seed | T1 | U | S | H | AUROC | attention AUROC | wall (s) |',
+              '|---|---|---|---|---|---|---|---|---|---|']
     for key, label, cfg in entries:
         for r in sorted(records[key], key=lambda r: r['seed']):
             m = r['metrics']
             auroc = m.get('selection/selector_auroc')
+            attn = m.get('selection/attention_auroc')
             cfg_note = (f'`{cfg}`' + (' (re-evaluated)' if 'retested_from' in r else '')
                         + (' (resumed)' if r.get('attempts', 1) > 1 else ''))
-            lines.append(f'| {label} | {cfg_note} | {r["seed"]} | {m["zsl/top1"]:.1f} | '
-                         f'{m["gzsl/U"]:.1f} | {m["gzsl/S"]:.1f} | {m["gzsl/H"]:.1f} | '
-                         f'{"-" if auroc is None else f"{auroc:.3f}"} | {r["wall_s"]:.0f} |')
+            scores = ('- | - | - | - | -' if key in ATTENTION_ONLY else
+                      f'{m["zsl/top1"]:.1f} | {m["gzsl/U"]:.1f} | {m["gzsl/S"]:.1f} | '
+                      f'{m["gzsl/H"]:.1f} | {"-" if auroc is None else f"{auroc:.3f}"}')
+            lines.append(f'| {label} | {cfg_note} | {r["seed"]} | {scores} | '
+                         f'{"-" if attn is None else f"{attn:.3f}"} | {r["wall_s"]:.0f} |')
     if any('retested_from' in r for runs in records.values() for r in runs):
         lines += ['', '(re-evaluated): trained with an earlier version of the config that differed '
                   'at test time only, then evaluated with the current one (`--retest`).']
@@ -386,8 +457,12 @@ def main(argv=None):
 
     def work(job):
         key, cfg, seed = job
-        return key, run_one(cfg, seed, osp.abspath(osp.join(args.work_dir, key, f'seed{seed}')),
-                            args.threads, extra, allow_retest=key in args.retest)
+        run_dir = osp.abspath(osp.join(args.work_dir, key, f'seed{seed}'))
+        record = run_one(cfg, seed, run_dir, args.threads, extra,
+                         allow_retest=key in args.retest)
+        if key in ATTENTION_PROBE:
+            record = probe_attention(record, ATTENTION_PROBE[key], run_dir, args.threads)
+        return key, record
 
     records: Dict[str, List[dict]] = {}
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
