@@ -362,8 +362,9 @@ def write_report(args, records: Dict[str, List[dict]], path: str) -> List[str]:
         seeds = sorted(set(by_seed_a) & set(by_seed_b))
         if seeds:
             diffs = [by_seed_a[s] - by_seed_b[s] for s in seeds]
+            every = 'every seed positive' if min(diffs) > 0 else 'NOT every seed positive'
             line += ('; per seed ' + ', '.join(f'{s}: {d:+.1f}' for s, d in zip(seeds, diffs))
-                     + f' ({"every seed positive" if min(diffs) > 0 else "NOT every seed positive"})')
+                     + f' ({every})')
         criteria.append(line)
     for text, key, metric, least in ABSOLUTE_CRITERIA.get(exp, []):
         stat = stats_of(records.get(key, []), metric)
