@@ -1,6 +1,6 @@
 """``ZSLSynthetic``: the synthetic ZSL dataset, generated on first use, read as xlsa17.
 
-The data is written by :func:`svip_mm.datasets.synthetic_zsl.ensure_synthetic_zsl` when the
+The data is written by :func:`svip_mm.datasets.ensure_synthetic_zsl` when the
 folder is absent (a dataset already there is read as it is, files missing from it are written
 again, and one made with other parameters than the config gives is refused, never replaced
 unless ``on_mismatch='regenerate'``) and then read by the generic
@@ -47,7 +47,7 @@ def default_synthetic_root(preset: Optional[str] = 'default', seed: Optional[int
 
 @DATASETS.register_module()
 class ZSLSynthetic(ZSLXlsa17Dataset):
-    """The synthetic ZSL dataset of :mod:`svip_mm.datasets.synthetic_zsl`, made if absent.
+    """The synthetic ZSL dataset (:func:`~svip_mm.datasets.generate_synthetic_zsl`), made if absent.
 
     Args:
         data_root: where the dataset lives (generated there if absent). ``None``:
@@ -55,7 +55,7 @@ class ZSLSynthetic(ZSLXlsa17Dataset):
         split: as in :class:`ZSLXlsa17Dataset` (``trainval``, ``train``, ``val``,
             ``test_seen``, ``test_unseen``, ``test``).
         preset, seed, image_size, clutter: the generator's parameters (see
-            :func:`~svip_mm.datasets.synthetic_zsl.generate_synthetic_zsl`); None (default):
+            :func:`~svip_mm.datasets.generate_synthetic_zsl`); None (default):
             not given, i.e. whatever the folder's dataset records, or the preset default
             (``'default'``, 0, 64, True) when it is generated.
         generator_overrides: further generator parameters, e.g. ``dict(images_per_class=16)``;
@@ -65,7 +65,7 @@ class ZSLSynthetic(ZSLXlsa17Dataset):
             (it is never replaced). ``'regenerate'``: it is replaced by the dataset of the
             given parameters, the others at their defaults; only the generator's own files
             are deleted, and a folder holding other files is refused. See
-            :func:`~svip_mm.datasets.synthetic_zsl.ensure_synthetic_zsl`.
+            :func:`~svip_mm.datasets.ensure_synthetic_zsl`.
         workers: rendering processes when generating.
         mask_prefix: the mask folder under ``data_root`` (mirrors the image folder).
         expected_counts: ``'default'`` checks the files against the counts recorded by the

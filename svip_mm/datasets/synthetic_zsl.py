@@ -1390,8 +1390,9 @@ def ensure_synthetic_zsl(out_dir, preset: Optional[str] = None, seed: Optional[i
 
     Args:
         out_dir: the dataset folder.
-        preset, seed, image_size, clutter, **overrides: generator parameters as in
+        preset, seed, image_size, clutter: generator parameters as in
             :func:`generate_synthetic_zsl`; None = not given.
+        **overrides: the other generator parameters, likewise.
         workers: rendering processes (does not change the output).
         on_mismatch: ``'raise'`` or ``'regenerate'``, see above.
 

@@ -296,16 +296,17 @@ class ZSLXlsa17Dataset(BaseDataset):
         path_anchor: the path component after which the authors' paths are kept
             (``'images/'``); ``None`` when ``image_files`` already holds relative paths.
         attribute_names_file: ``.txt`` or ``.mat`` names file (see
-            :func:`~svip_mm.datasets.attribute_names.read_attribute_names`); ``None`` names
+            :func:`~svip_mm.datasets.read_attribute_names`); ``None`` names
             the attributes ``attribute_0`` ... .
         attribute_groups: grouping rule or explicit groups, see
-            :func:`~svip_mm.datasets.attribute_groups.resolve_attribute_groups`.
+            :func:`~svip_mm.datasets.resolve_attribute_groups`.
         expected_counts: dict of counts the download must match (keys ``num_images``,
             ``num_classes``, ``num_seen``, ``num_unseen``, ``num_attributes`` and split names);
             ``'default'`` uses the class's :attr:`EXPECTED_COUNTS`; ``None`` checks none.
         check_images: check at construction that every image of the split exists (set False
             only for slow file systems; a missing image then fails when loaded).
-        pipeline, test_mode, lazy_init, **kwargs: as in mmpretrain's ``BaseDataset``.
+        pipeline, test_mode, lazy_init: as in mmpretrain's ``BaseDataset``.
+        **kwargs: the other arguments of mmpretrain's ``BaseDataset``.
 
     Each data info holds ``img_path``, ``gt_label`` (int, 0-based global class id) and
     ``is_unseen`` (bool). ``metainfo`` holds ``classes`` (C names), ``seen_classes`` /
@@ -461,13 +462,14 @@ class ZSLXlsa17Dataset(BaseDataset):
 
     @classmethod
     def check(cls, **kwargs):
-        """Check mode: validate a download without raising; see :mod:`svip_mm.datasets.check`.
+        """Check mode: validate a download without raising (see
+        :func:`~svip_mm.datasets.check_xlsa17`).
 
         Args:
             **kwargs: constructor arguments (``data_root`` etc.); defaults are the class's.
 
         Returns:
-            a :class:`~svip_mm.datasets.check.CheckReport` listing what is found, what is
+            a :class:`~svip_mm.datasets.CheckReport` listing what is found, what is
             expected and every problem (missing files, wrong counts, absent images).
         """
         from .check import check_xlsa17
@@ -515,7 +517,7 @@ class ZSLAWA2(ZSLXlsa17Dataset):
 
     Default layout under ``data_root``: ``res101.mat``, ``att_splits.mat`` (from
     ``xlsa17/data/AWA2/``), ``JPEGImages/`` and ``predicates.txt`` (from AwA2-data.zip).
-    Attribute groups: the 9-group semantic table of :mod:`svip_mm.datasets.attribute_groups`;
+    Attribute groups: the 9-group semantic table ``AWA2_GROUPS`` of :mod:`svip_mm.datasets`;
     ``attribute_groups='awa2_released'`` (set in ``configs/_base_/datasets/zsl_awa2.py``)
     gives the released SVIP code's grouping.
     """
@@ -541,7 +543,7 @@ class ZSLSUN(ZSLXlsa17Dataset):
 
     Default layout under ``data_root``: ``res101.mat``, ``att_splits.mat`` (from
     ``xlsa17/data/SUN/``), ``images/`` (SUNAttributeDB images) and ``attributes.mat``.
-    Attribute groups: the 4 SUN attribute types of :mod:`svip_mm.datasets.attribute_groups`;
+    Attribute groups: the 4 SUN attribute types ``SUN_GROUPS`` of :mod:`svip_mm.datasets`;
     ``attribute_groups='sun_released'`` (set in ``configs/_base_/datasets/zsl_sun.py``) gives
     the released SVIP code's grouping.
     """

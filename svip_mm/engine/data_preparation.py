@@ -31,7 +31,7 @@ def _synthetic(step: Dict, cfg) -> str:
     one) with that dataset's own arguments, so the two can never disagree.
 
     As :class:`~svip_mm.datasets.ZSLSynthetic` does (through
-    :func:`~svip_mm.datasets.synthetic_zsl.ensure_synthetic_zsl`): an absent folder is
+    :func:`~svip_mm.datasets.ensure_synthetic_zsl`): an absent folder is
     generated; a dataset already there is used as it is, its missing files written again; one
     that differs from a generator parameter the config gives is refused with an error listing
     the differences, and replaced (only the generator's files) only with an explicit

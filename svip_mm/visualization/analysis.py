@@ -107,7 +107,7 @@ def analyse_image(model, inputs: torch.Tensor, image: Optional[np.ndarray] = Non
             for the call and restored afterwards.
         inputs: ``[3, H, W]`` or ``[1, 3, H, W]``, the image after the data preprocessor.
         image: ``[H, W, 3]`` uint8 RGB to draw on (e.g. from
-            :func:`~svip_mm.visualization.grid.input_to_display`); default: ``inputs``
+            :func:`~svip_mm.visualization.input_to_display`); default: ``inputs``
             rescaled per channel.
         class_names, attribute_names: carried into the result for titles.
         data_sample: the image's ``DataSample``; needed for a model with
