@@ -26,9 +26,9 @@ KERNEL = 'svip-mm-tutorial-test'
 PROBE_MARK = '__tutorial_probe__'
 CELL_TIMEOUT = 300  # seconds per cell; a whole shrunk notebook takes well under a minute
 
-# a tiny ViT that keeps the 64 px input and the 4 x 4 unit grid of the default job
-TINY_ARCH = dict(embed_dims=32, num_layers=2, num_heads=2, patch_size=8, img_size=64)
-TINY_IMAGES_PER_CLASS = 5
+# the shrunk parameters, shared with tools/build_docs.py --quick
+sys.path.insert(0, str(TUTORIALS))
+from small_parameters import small_parameters
 
 
 @pytest.fixture(scope='module')
@@ -125,10 +125,9 @@ def test_notebook_is_stored_without_outputs_and_with_parameters(name):
 # --------------------------------------------------------------------------- 1. quick start
 def test_quick_start(tmp_path, kernel_dirs, synthetic_root):
     work = tmp_path / 'work'
-    nb, out, _ = execute('01_quick_start.ipynb', dict(
-        repo_root=str(REPO), data_root=synthetic_root, work_dir=str(work),
-        images_per_class=TINY_IMAGES_PER_CLASS, arch=TINY_ARCH, max_epochs=2, batch_size=32,
-        num_workers=0), tmp_path, kernel_dirs,
+    nb, out, _ = execute('01_quick_start.ipynb', small_parameters(
+        '01_quick_start.ipynb', repo_root=str(REPO), data_root=synthetic_root,
+        work_dir=str(work)), tmp_path, kernel_dirs,
         probe=['metrics', 'recomputed', 'sweep', 'oracle', 'checkpoint', 'labels'])
     table = stream_text(tagged(nb, 'metrics-table'))
     rows = {line.split()[0]: line.split() for line in table.splitlines() if line.strip()}
@@ -157,11 +156,10 @@ def test_attention_visualisation(tmp_path, kernel_dirs, synthetic_root):
     the selection over all test images; those numbers must equal what the Runner's
     PatchSelectionMetric reports for the same checkpoint."""
     work = tmp_path / 'work'
-    nb, out, _ = execute('02_attention_visualisation.ipynb', dict(
-        repo_root=str(REPO), tutorial1_dir=str(tmp_path / 'no_tutorial_1'),
-        data_root=synthetic_root, work_dir=str(work), images_per_class=TINY_IMAGES_PER_CLASS,
-        arch=TINY_ARCH, max_epochs=2, batch_size=32, num_workers=0, num_images=None),
-        tmp_path, kernel_dirs,
+    nb, out, _ = execute('02_attention_visualisation.ipynb', small_parameters(
+        '02_attention_visualisation.ipynb', repo_root=str(REPO),
+        tutorial1_dir=str(tmp_path / 'no_tutorial_1'), data_root=synthetic_root,
+        work_dir=str(work)), tmp_path, kernel_dirs,
         probe=['checkpoint', 'info', 'keep', 'fg', 'selection', 'auroc', 'names', 'infos'])
     from mmengine.config import Config
     from mmengine.runner import Runner
@@ -192,14 +190,9 @@ def test_attention_visualisation(tmp_path, kernel_dirs, synthetic_root):
 # --------------------------------------------------------------------------- 3. components
 def test_mixing_components(tmp_path, kernel_dirs, synthetic_root):
     work = tmp_path / 'work'
-    nb, out, _ = execute('03_mixing_components.ipynb', dict(
-        repo_root=str(REPO), data_root=synthetic_root, work_dir=str(work),
-        images_per_class=TINY_IMAGES_PER_CLASS, num_workers=0,
-        baseline_arch=dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64),
-        baseline_epochs=1,
-        svip_arch=dict(embed_dims=48, num_layers=2, num_heads=3, patch_size=4, img_size=64),
-        mm_arch=dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)),
-        tmp_path, kernel_dirs,
+    nb, out, _ = execute('03_mixing_components.ipynb', small_parameters(
+        '03_mixing_components.ipynb', repo_root=str(REPO), data_root=synthetic_root,
+        work_dir=str(work)), tmp_path, kernel_dirs,
         probe=['baseline_losses', 'baseline_metrics', 'svip_losses', 'units', 'kept',
                'mismatch_error', 'mm_losses', 'mm_config', 'num_attributes'])
     assert set(out['baseline_losses']) == {'loss_ce', 'train_acc', 'loss_decorrelation'}
@@ -233,8 +226,8 @@ def test_real_datasets(tmp_path, kernel_dirs, dataset):
     that model."""
     import torch
     work = tmp_path / 'work'
-    nb, out, _ = execute('04_real_datasets.ipynb', dict(
-        repo_root=str(REPO), work_dir=str(work), dataset=dataset,
+    nb, out, _ = execute('04_real_datasets.ipynb', small_parameters(
+        '04_real_datasets.ipynb', repo_root=str(REPO), work_dir=str(work), dataset=dataset,
         data_root=str(tmp_path / 'no_download')), tmp_path, kernel_dirs,
         probe=['check_status', 'expected_counts', 'vectors', 'settings', 'converted',
                'official_metrics', 'max_score_difference', 'predictions_file'])
