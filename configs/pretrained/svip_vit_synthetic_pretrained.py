@@ -25,13 +25,13 @@ data_preparation = [
 
 model = dict(backbone=dict(init_cfg=dict(type='Pretrained', checkpoint=pretrained)))
 
-# The paper's two-phase schedule, scaled by analogy with configs/svip_vit_cub.py (30 epochs,
-# the first 4 for the new modules alone with the ViT at lr 0) -- UNTUNED: chosen without any
-# run, to be chosen on seed 0 only in the experiment (candidates: phase1_epochs 1 / 4, phase-2
-# lr 1e-4 / 2e-4 / 5e-4). New modules at the default job's 1e-3 (they start from scratch as
-# there); the pretrained ViT at 2e-4, below the 5e-4 it was trained with from scratch, as a
-# fine-tuning lr is below a pretraining lr (CUB: 3e-5 for ViT-B).
-optim_wrapper = dict(optimizer=dict(lr=2e-4))
+# The paper's two-phase schedule (first the new modules alone with the ViT at lr 0, then
+# everything), new modules at the default job's 1e-3 (they start from scratch as there).
+# phase1_epochs and the ViT's phase-2 lr were tuned on seed 0 only, over a grid declared
+# before any run (phase1_epochs 1 / 4 x lr 1e-4 / 2e-4 / 5e-4), by seed-0 test H (the
+# synthetic set has no validation split; seeds 1 and 2 stay held out): 4 epochs and 5e-4 won
+# (H 63.8; the grid and every cell are in docs/pretrained.md). 5e-4 is the grid's top edge.
+optim_wrapper = dict(optimizer=dict(lr=5e-4))
 custom_hooks = [
     dict(type='ZSLClassTableHook'),
     dict(type='NonFiniteLossHook'),
