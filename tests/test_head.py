@@ -100,3 +100,17 @@ def test_head_behind_mmpretrain_image_classifier_and_vision_transformer():
         preds = model(images, [DataSample() for _ in range(3)], mode='predict')
     assert preds[0].pred_score.shape == (6, ) and preds[0].pred_attributes.shape == (5, )
     assert torch.allclose(preds[0].pred_score.sum(), torch.tensor(1.0))
+
+
+def test_the_seen_index_is_derived_when_the_table_is_set_and_never_saved():
+    head = _head()
+    assert head.seen_class_ids.tolist() == [0, 1, 3]
+    assert head.seen_class_position.tolist() == [0, 1, -1, 2]
+    # derived buffers stay out of checkpoints: the state dict has the saved table only
+    assert set(head.state_dict()) == {'fc.weight', 'fc.bias', 'class_attributes', 'seen_mask',
+                                      'attribute_group_ids'}
+    other = _head(seen_classes=[2])
+    head.load_state_dict(other.state_dict())
+    assert head.class_logits(torch.ones(1, 3)).shape == (1, 1)
+    assert head.seen_class_ids.tolist() == [2]
+

@@ -10,7 +10,7 @@ from mmpretrain.models.heads import ClsHead
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from ..utils import TensorDerivedCache, patches_to_units
+from ..utils import patches_to_units
 
 ArrayLike = Union[str, os.PathLike, np.ndarray, torch.Tensor, list]
 
@@ -48,13 +48,18 @@ def tokens_to_patch_grid(feat: torch.Tensor) -> Tuple[torch.Tensor, Tuple[int, i
 UNSEEN_LABELS = 'only seen classes may be used for training in zero-shot learning'
 
 
-def _seen_index_of(seen_mask: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-    if not bool(seen_mask.any()):
-        raise RuntimeError('the class attribute matrix was never set: pass class_attributes '
-                           'and seen_classes, or call set_class_attributes() (the '
-                           'ZSL hook does it from the dataset metainfo)')
-    position = (torch.cumsum(seen_mask.long(), 0) - 1).masked_fill(~seen_mask, -1)
-    return seen_mask.nonzero().flatten(), position
+NEVER_SET = ('the class attribute matrix was never set: pass class_attributes and '
+             'seen_classes, or call set_class_attributes() (the ZSL hook does it from the '
+             'dataset metainfo)')
+
+
+def _stamp(tensor: torch.Tensor) -> Optional[Tuple]:
+    """Which tensor and which write of it: storage, version counter, device (None for an
+    inference tensor, which has no version counter)."""
+    try:
+        return tensor.data_ptr(), tensor._version, tensor.device
+    except RuntimeError:
+        return None
 
 
 @MODELS.register_module()
@@ -117,7 +122,13 @@ class SemanticAttributeHead(ClsHead):
         self.register_buffer('seen_mask', torch.zeros(num_classes, dtype=torch.bool))
         self.register_buffer('attribute_group_ids',
                              torch.full((num_attributes, ), -1, dtype=torch.long))
-        self._seen_cache = TensorDerivedCache()
+        # derived from seen_mask whenever it is set, so the training step needs no host
+        # synchronisation; not saved (a checkpoint's seen_mask rebuilds them)
+        self.register_buffer('seen_class_ids', torch.zeros(0, dtype=torch.long),
+                             persistent=False)
+        self.register_buffer('seen_class_position',
+                             torch.full((num_classes, ), -1, dtype=torch.long), persistent=False)
+        self._seen_stamp = None
         if class_attributes is not None:
             if seen_classes is None:
                 raise ValueError('class_attributes given without seen_classes')
@@ -144,6 +155,7 @@ class SemanticAttributeHead(ClsHead):
         self.class_attributes.copy_(att.to(self.class_attributes.device))
         self.seen_mask.zero_()
         self.seen_mask[seen] = True
+        self._set_seen_index()
         if attribute_group_ids is not None:
             self.set_attribute_groups(attribute_group_ids)
 
@@ -155,12 +167,26 @@ class SemanticAttributeHead(ClsHead):
                              f'attribute ({self.num_attributes})')
         self.attribute_group_ids.copy_(ids.to(self.attribute_group_ids.device))
 
+    def _set_seen_index(self) -> None:
+        """Derive ``seen_class_ids`` [S] (ids of the seen classes) and
+        ``seen_class_position`` [C] (position of each class among them, -1 if unseen) from
+        ``seen_mask``: one host synchronisation."""
+        mask = self.seen_mask
+        self.seen_class_ids = mask.nonzero().flatten()
+        self.seen_class_position = (torch.cumsum(mask.long(), 0) - 1).masked_fill(~mask, -1)
+        self._seen_stamp = _stamp(mask)
+
     def _seen_index(self) -> Tuple[torch.Tensor, torch.Tensor]:
-        """(ids of the seen classes [S], position of each class among them [C], -1 if
-        unseen), both long on the mask's device. Built from ``seen_mask`` with one host
-        synchronisation and reused until the mask is written or moved (see
-        :class:`~svip_mm.models.utils.TensorDerivedCache`), so the training step has none."""
-        return self._seen_cache.get(self.seen_mask, _seen_index_of)
+        """(``seen_class_ids`` [S], ``seen_class_position`` [C]), long on the mask's device.
+
+        Set with the class table; derived again only when ``seen_mask`` was written by other
+        means since (``load_state_dict``, ``Module.to``, a deep copy, an in-place write)."""
+        stamp = _stamp(self.seen_mask)
+        if stamp is None or stamp != self._seen_stamp:
+            self._set_seen_index()
+        if self.seen_class_ids.numel() == 0:
+            raise RuntimeError(NEVER_SET)
+        return self.seen_class_ids, self.seen_class_position
 
     def _class_rows(self, classes: str) -> torch.Tensor:
         seen_ids, _ = self._seen_index()  # also: was the class table set at all?
