@@ -114,3 +114,15 @@ def test_the_seen_index_is_derived_when_the_table_is_set_and_never_saved():
     assert head.class_logits(torch.ones(1, 3)).shape == (1, 1)
     assert head.seen_class_ids.tolist() == [2]
 
+
+
+def test_tokens_to_patch_grid_with_an_explicit_prefix_count():
+    tokens = torch.randn(2, 5 + 16, 8)  # e.g. CLS + 4 register tokens: no guess finds them
+    patches, grid = tokens_to_patch_grid(tokens, num_prefix_tokens=5)
+    assert grid == (4, 4) and torch.equal(patches, tokens[:, 5:])
+    with pytest.raises(ValueError, match=r'\[B, \(5\+\) h\*w, C\]'):
+        tokens_to_patch_grid(torch.randn(2, 17, 8), num_prefix_tokens=5)
+    plain = torch.randn(2, 16, 8)
+    assert torch.equal(tokens_to_patch_grid(plain, num_prefix_tokens=0)[0], plain)
+    head = _head(num_prefix_tokens=5)
+    assert head.unit_features(tokens[..., :2]).shape == (2, 16, 2)

@@ -203,3 +203,11 @@ def test_oracle_selection_without_masks_is_a_clear_error():
         model(images, samples, mode='predict')
     with pytest.raises(ValueError, match="selection must be one of"):
         MODELS.build(dict(cfg, selection='gt'))
+
+
+def test_the_head_is_told_the_backbones_prefix_tokens():
+    model = MODELS.build(tiny_svip_cfg())
+    assert model.head.num_prefix_tokens == model.backbone.num_prefix_tokens == 1
+    cfg = tiny_svip_cfg()
+    cfg['head'] = dict(cfg['head'], num_prefix_tokens=0)  # an explicit setting is kept
+    assert MODELS.build(cfg).head.num_prefix_tokens == 0

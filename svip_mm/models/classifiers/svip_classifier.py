@@ -61,6 +61,8 @@ class SVIPClassifier(BaseClassifier):
         # the keep-set rule: the method's, or the oracle ablation's from ground-truth masks
         self.keep_sets = (OracleKeepSets(self.oracle_min_fraction, self.head.unit_size)
                           if selection == 'oracle' else LearnedKeepSets())
+        if getattr(self.head, 'num_prefix_tokens', 0) is None:  # tell the head, not guess
+            self.head.num_prefix_tokens = self.backbone.num_prefix_tokens
         if self.neck.unit_size != self.head.unit_size:
             raise ValueError(f'neck unit_size={self.neck.unit_size} differs from head '
                              f'unit_size={self.head.unit_size}')
@@ -155,5 +157,7 @@ class SVIPClassifier(BaseClassifier):
             data_samples, grid, device)
 
     def _units(self, tokens: torch.Tensor, grid: Tuple[int, int]) -> torch.Tensor:
-        """[B, 1 + h*w, C] tokens -> [B, U, u*u*C] units of the final patch tokens."""
-        return patches_to_units(tokens[:, 1:], grid, self.head.unit_size)
+        """[B, P + h*w, C] tokens (P = the backbone's prefix tokens, its CLS) -> [B, U, u*u*C]
+        units of the final patch tokens."""
+        patches = tokens[:, self.backbone.num_prefix_tokens:]
+        return patches_to_units(patches, grid, self.head.unit_size)
