@@ -43,7 +43,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS, TRANSFORMS
 
-from ..engine.safe_checkpoint import load_checkpoint_file
+from ..utils.safe_checkpoint import load_checkpoint_file
 from ..models.utils import check_unit_grid
 from .class_table import ClassTable, load_class_table
 

@@ -22,6 +22,14 @@ def _stamp(tensor: torch.Tensor) -> Optional[Tuple]:
         return None
 
 
+def class_table_buffers(model) -> List[str]:
+    """State-dict keys of the buffers ``ZSLClassTableHook`` sets from the dataset (modules
+    list theirs in ``CLASS_TABLE_BUFFERS``): a checkpoint may lack them."""
+    return [f'{prefix}.{name}' if prefix else name
+            for prefix, module in model.named_modules()
+            for name in getattr(type(module), 'CLASS_TABLE_BUFFERS', ())]
+
+
 class ClassTableMixin:
     """Class-table buffers and their use, mixed into an ``nn.Module`` head.
 
