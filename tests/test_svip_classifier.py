@@ -211,3 +211,20 @@ def test_the_head_is_told_the_backbones_prefix_tokens():
     cfg = tiny_svip_cfg()
     cfg['head'] = dict(cfg['head'], num_prefix_tokens=0)  # an explicit setting is kept
     assert MODELS.build(cfg).head.num_prefix_tokens == 0
+
+
+def test_mismatched_attributes_and_widths_are_an_error():
+    cfg = tiny_svip_cfg()
+    cfg['neck'] = dict(cfg['neck'], num_attributes=K + 1,
+                       word_vectors=np.ones((K + 1, 50), np.float32))
+    with pytest.raises(ValueError, match=f'neck num_attributes={K + 1} differs from head '
+                                         f'num_attributes={K}'):
+        MODELS.build(cfg)
+    cfg = tiny_svip_cfg()
+    cfg['head'] = dict(cfg['head'], in_channels=96)
+    with pytest.raises(ValueError, match='head in_channels=96 differs from the backbone width '
+                                         'embed_dims=192'):
+        MODELS.build(cfg)
+    cfg = tiny_svip_cfg(in_channels=64)
+    with pytest.raises(ValueError, match='neck in_channels=64 differs'):
+        MODELS.build(cfg)

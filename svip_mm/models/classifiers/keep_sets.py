@@ -11,6 +11,7 @@ import torch
 from mmpretrain.structures import DataSample
 
 from ..utils import topk_mask
+from ..utils.choices import check_choice
 
 
 def reselect_by_prototype(units: torch.Tensor, k: int, pooling: str = 'mean') -> torch.Tensor:
@@ -19,8 +20,7 @@ def reselect_by_prototype(units: torch.Tensor, k: int, pooling: str = 'mean') ->
 
     The prototype pools the units as the head does (the released code uses its pooling
     layer): ``'mean'`` (the mean unit) or ``'max'`` (the element-wise max over units)."""
-    if pooling not in ('mean', 'max'):
-        raise ValueError(f"pooling must be 'mean' or 'max', got {pooling!r}")
+    check_choice('pooling', pooling, ('mean', 'max'))
     with torch.no_grad():
         proto = (units.mean(dim=1, keepdim=True) if pooling == 'mean' else
                  units.amax(dim=1, keepdim=True))

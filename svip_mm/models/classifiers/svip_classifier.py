@@ -7,6 +7,7 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 from ..utils import patches_to_units
+from ..utils.choices import check_choice
 from .keep_sets import LearnedKeepSets
 from .oracle_keep_sets import OracleKeepSets
 
@@ -55,17 +56,28 @@ class SVIPClassifier(BaseClassifier):
         self.head = MODELS.build(head)
         self.consistency = MODELS.build(consistency)
         self.predict_attention = predict_attention
-        if selection not in SELECTIONS:
-            raise ValueError(f'selection must be one of {SELECTIONS}, got {selection!r}')
+        check_choice('selection', selection, SELECTIONS)
         self.selection, self.oracle_min_fraction = selection, float(oracle_min_fraction)
         # the keep-set rule: the method's, or the oracle ablation's from ground-truth masks
         self.keep_sets = (OracleKeepSets(self.oracle_min_fraction, self.head.unit_size)
                           if selection == 'oracle' else LearnedKeepSets())
         if getattr(self.head, 'num_prefix_tokens', 0) is None:  # tell the head, not guess
             self.head.num_prefix_tokens = self.backbone.num_prefix_tokens
-        if self.neck.unit_size != self.head.unit_size:
-            raise ValueError(f'neck unit_size={self.neck.unit_size} differs from head '
-                             f'unit_size={self.head.unit_size}')
+        self._check_widths()
+
+    def _check_widths(self) -> None:
+        """The neck, the head and the backbone must agree on units, attributes and width."""
+        neck, head, width = self.neck, self.head, self.backbone.embed_dims
+        if neck.unit_size != head.unit_size:
+            raise ValueError(f'neck unit_size={neck.unit_size} differs from head '
+                             f'unit_size={head.unit_size}')
+        if neck.num_attributes != head.num_attributes:
+            raise ValueError(f'neck num_attributes={neck.num_attributes} differs from head '
+                             f'num_attributes={head.num_attributes}')
+        for name, module in (('neck', neck), ('head', head)):
+            if module.in_channels != width:
+                raise ValueError(f'{name} in_channels={module.in_channels} differs from the '
+                                 f'backbone width embed_dims={width}')
 
     # ------------------------------------------------------------ modes
     def forward(self, inputs: torch.Tensor, data_samples: Optional[List[DataSample]] = None,

@@ -10,6 +10,7 @@ from mmpretrain.structures import DataSample
 
 from ..utils import patches_to_units
 from ..utils.arrays import ArrayLike
+from ..utils.choices import check_choice
 from .class_table import ClassTableMixin
 
 
@@ -88,11 +89,10 @@ class SemanticAttributeHead(ClassTableMixin, ClsHead):
                  num_prefix_tokens: Optional[int] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(loss=loss, init_cfg=init_cfg)
-        for name, value, allowed in [('pooling', pooling, ('mean', 'max')),
-                                     ('similarity', similarity, ('dot', 'cosine')),
-                                     ('eval_units', eval_units, ('all', 'kept'))]:
-            if value not in allowed:
-                raise ValueError(f'{name} must be one of {allowed}, got {value!r}')
+        check_choice('pooling', pooling, ('mean', 'max'))
+        check_choice('similarity', similarity, ('dot', 'cosine'))
+        check_choice('eval_units', eval_units, ('all', 'kept'))
+        self.in_channels = in_channels
         self.unit_size, self.pooling, self.similarity_type = unit_size, pooling, similarity
         self.scale, self.eval_units = scale, eval_units
         self.fc = nn.Linear(unit_size * unit_size * in_channels, num_attributes)
