@@ -126,3 +126,14 @@ def test_tokens_to_patch_grid_with_an_explicit_prefix_count():
     assert torch.equal(tokens_to_patch_grid(plain, num_prefix_tokens=0)[0], plain)
     head = _head(num_prefix_tokens=5)
     assert head.unit_features(tokens[..., :2]).shape == (2, 16, 2)
+
+
+def test_similarity_to_any_table_is_the_heads_own_scoring():
+    a = torch.tensor([[2.0, -1.0, 0.5]])
+    for sim in ('dot', 'cosine'):
+        head = _head(similarity=sim)
+        assert torch.equal(head.similarity_to(a, head.class_rows('all')),
+                           head.similarity(a, 'all'))
+        rows = torch.eye(3)  # another table: one class per attribute
+        expected = a if sim == 'dot' else torch.nn.functional.normalize(a, dim=-1)
+        assert torch.allclose(head.similarity_to(a, rows), expected)

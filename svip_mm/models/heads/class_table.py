@@ -22,6 +22,12 @@ def _stamp(tensor: torch.Tensor) -> Optional[Tuple]:
         return None
 
 
+def normalise_class_attributes(att: torch.Tensor) -> torch.Tensor:
+    """[C, K] -> rows divided by (L2 norm + 1e-5): the official code's normalisation
+    (xlsa17's ``att`` is already unit norm)."""
+    return att / (att.norm(dim=1, keepdim=True) + 1e-5)
+
+
 def class_table_buffers(model) -> List[str]:
     """State-dict keys of the buffers ``ZSLClassTableHook`` sets from the dataset (modules
     list theirs in ``CLASS_TABLE_BUFFERS``): a checkpoint may lack them."""
@@ -82,8 +88,7 @@ class ClassTableMixin:
         if bad or len(set(seen)) != len(seen) or not seen:
             raise ValueError(f'seen_classes must be distinct ids in 0..{self.num_classes - 1}, '
                              f'got {list(seen_classes)}')
-        # the official code's normalisation (norm + 1e-5); xlsa17's `att` is already unit norm
-        att = att / (att.norm(dim=1, keepdim=True) + 1e-5)
+        att = normalise_class_attributes(att)
         self.class_attributes.copy_(att.to(self.class_attributes.device))
         self.seen_mask.zero_()
         self.seen_mask[seen] = True

@@ -120,12 +120,18 @@ class SemanticAttributeHead(ClassTableMixin, ClsHead):
 
     def similarity(self, attributes: torch.Tensor, classes: str = 'seen') -> torch.Tensor:
         """[B, K] -> [B, C'] unscaled similarity to seen (``'seen'``) or all classes."""
-        rows = self.class_rows(classes).to(attributes.dtype)
+        return self.similarity_to(attributes, self.class_rows(classes))
+
+    def similarity_to(self, attributes: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """[B, K] attributes, [C', K] normalised class attribute vectors (any table, e.g. an
+        inferencer's) -> [B, C'] unscaled similarity (``dot`` or ``cosine``)."""
+        rows = rows.to(attributes.dtype)
         if self.similarity_type == 'cosine':
             attributes = F.normalize(attributes, dim=-1)
         return attributes @ rows.t()
 
     def class_logits(self, attributes: torch.Tensor, classes: str = 'seen') -> torch.Tensor:
+        """[B, K] -> [B, C'] logits ``scale * sim`` over seen or all classes."""
         return self.scale * self.similarity(attributes, classes)
 
     def attribute_losses(self, attributes: torch.Tensor, data_samples: List[DataSample],
