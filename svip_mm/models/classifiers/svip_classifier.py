@@ -63,9 +63,9 @@ class SVIPClassifier(BaseClassifier):
                           if selection == 'oracle' else LearnedKeepSets())
         if getattr(self.head, 'num_prefix_tokens', 0) is None:  # tell the head, not guess
             self.head.num_prefix_tokens = self.backbone.num_prefix_tokens
-        self._check_widths()
+        self._check_parts_agree()
 
-    def _check_widths(self) -> None:
+    def _check_parts_agree(self) -> None:
         """The neck, the head and the backbone must agree on units, attributes and width."""
         neck, head, width = self.neck, self.head, self.backbone.embed_dims
         if neck.unit_size != head.unit_size:
@@ -102,7 +102,7 @@ class SVIPClassifier(BaseClassifier):
         patches, grid = self.backbone.embed(inputs)
         unrelated_logits = neck.selector_logits(patches, grid)
 
-        # source pass: full image -> keep set (from attention) and selector labels
+        # source pass: full image -> keep set and selector labels (SVIP: from its attention)
         src_tokens, keep_src = self.keep_sets.source(self.backbone, neck, patches, grid,
                                                      data_samples)
         a_src = head.attribute_scores(self._units(src_tokens, grid), keep_src)
