@@ -6,7 +6,7 @@ config with ``default_scope='mmpretrain'`` and
 ``custom_imports=dict(imports=['svip_mm'], allow_failed_imports=False)`` can name them.
 It also makes MMEngine's loader for local checkpoint files read them with torch's safe
 unpickler only, without adding anything to torch's process-wide allow-list
-(see :mod:`svip_mm.engine.safe_checkpoint`).
+(see :mod:`svip_mm.utils.safe_checkpoint`).
 """
 import warnings
 

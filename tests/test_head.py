@@ -100,3 +100,40 @@ def test_head_behind_mmpretrain_image_classifier_and_vision_transformer():
         preds = model(images, [DataSample() for _ in range(3)], mode='predict')
     assert preds[0].pred_score.shape == (6, ) and preds[0].pred_attributes.shape == (5, )
     assert torch.allclose(preds[0].pred_score.sum(), torch.tensor(1.0))
+
+
+def test_the_seen_index_is_derived_when_the_table_is_set_and_never_saved():
+    head = _head()
+    assert head.seen_class_ids.tolist() == [0, 1, 3]
+    assert head.seen_class_position.tolist() == [0, 1, -1, 2]
+    # derived buffers stay out of checkpoints: the state dict has the saved table only
+    assert set(head.state_dict()) == {'fc.weight', 'fc.bias', 'class_attributes', 'seen_mask',
+                                      'attribute_group_ids'}
+    other = _head(seen_classes=[2])
+    head.load_state_dict(other.state_dict())
+    assert head.class_logits(torch.ones(1, 3)).shape == (1, 1)
+    assert head.seen_class_ids.tolist() == [2]
+
+
+
+def test_tokens_to_patch_grid_with_an_explicit_prefix_count():
+    tokens = torch.randn(2, 5 + 16, 8)  # e.g. CLS + 4 register tokens: no guess finds them
+    patches, grid = tokens_to_patch_grid(tokens, num_prefix_tokens=5)
+    assert grid == (4, 4) and torch.equal(patches, tokens[:, 5:])
+    with pytest.raises(ValueError, match=r'\[B, \(5\+\) h\*w, C\]'):
+        tokens_to_patch_grid(torch.randn(2, 17, 8), num_prefix_tokens=5)
+    plain = torch.randn(2, 16, 8)
+    assert torch.equal(tokens_to_patch_grid(plain, num_prefix_tokens=0)[0], plain)
+    head = _head(num_prefix_tokens=5)
+    assert head.unit_features(tokens[..., :2]).shape == (2, 16, 2)
+
+
+def test_similarity_to_any_table_is_the_heads_own_scoring():
+    a = torch.tensor([[2.0, -1.0, 0.5]])
+    for sim in ('dot', 'cosine'):
+        head = _head(similarity=sim)
+        assert torch.equal(head.similarity_to(a, head.class_rows('all')),
+                           head.similarity(a, 'all'))
+        rows = torch.eye(3)  # another table: one class per attribute
+        expected = a if sim == 'dot' else torch.nn.functional.normalize(a, dim=-1)
+        assert torch.allclose(head.similarity_to(a, rows), expected)

@@ -99,3 +99,14 @@ def test_selector_loss_is_safe_under_autocast():
     assert loss.dtype == torch.float32
     loss.backward()
     assert logits.grad is not None
+
+
+def test_decorrelation_ignores_attributes_in_no_group():
+    attrs = torch.tensor([[3.0, 4.0, float('inf')]])
+    loss = AttributeDecorrelationLoss(1.0)(attrs, torch.tensor([5, 5, -1]))
+    assert loss.item() == pytest.approx(5.0)
+
+
+def test_decorrelation_default_weight_is_the_released_effective_one():
+    # the released code applies att_dec = 0.3 twice on CUB / SUN (spec, sections 5 and 6)
+    assert AttributeDecorrelationLoss().loss_weight == pytest.approx(0.3 ** 2)

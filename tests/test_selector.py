@@ -138,3 +138,47 @@ def test_bad_input_errors(tmp_path):
         _selector().selector_logits(torch.zeros(1, 9, 4), (3, 3))
     with pytest.raises(ValueError, match='context_mode'):
         _selector(context_mode='remove')
+
+
+def test_the_context_token_is_a_component_of_its_own_with_the_necks_keys():
+    from mmpretrain.registry import MODELS
+
+    from svip_mm.models.necks import SemanticContextToken
+    torch.manual_seed(0)
+    neck = _selector(context_layout='official')
+    token = MODELS.build(dict(type='SemanticContextToken', in_channels=4, num_attributes=3,
+                              word_vectors=np.ones((3, 5)), context_layout='official'))
+    assert isinstance(token, SemanticContextToken)
+    token_keys = set(token.state_dict())
+    assert token_keys == {'word_vectors', 'v2p.weight', 'v2p.bias', 'p2t.weight', 'p2t.bias'}
+    assert token_keys <= set(neck.state_dict())
+    token.load_state_dict({k: v for k, v in neck.state_dict().items() if k in token_keys})
+    patches, keep = torch.randn(2, 16, 4), torch.tensor([[True, False, True, False]] * 2)
+    units = patches_to_units(patches, (4, 4), 2)
+    assert torch.equal(token(units, keep),
+                       patches_to_units(neck.contextualise(patches, keep, (4, 4)), (4, 4), 2))
+    for mode, init, keys in (('drop', 'word_vectors', set()), ('add', 'random', {'context'})):
+        other = SemanticContextToken(4, 3, context_mode=mode, context_init=init)
+        assert set(other.state_dict()) == keys
+    with pytest.raises(ValueError, match="context_init must be one of"):
+        SemanticContextToken(4, 3, context_init='zeros')
+
+
+def test_the_neck_keeps_its_checkpoint_keys_and_parameter_order():
+    # the names and order of checkpoints (and of optimizer state) written before the context
+    # token had a file of its own
+    neck = _selector()
+    assert list(neck.state_dict()) == [
+        'word_vectors', 'selector.0.weight', 'selector.0.bias', 'selector.2.weight',
+        'selector.2.bias', 'v2p.weight', 'v2p.bias', 'p2t.weight', 'p2t.bias']
+    assert [n for n, _ in neck.named_parameters()] == [
+        'selector.0.weight', 'selector.0.bias', 'selector.2.weight', 'selector.2.bias',
+        'v2p.weight', 'v2p.bias', 'p2t.weight', 'p2t.bias']
+    random = _selector(context_init='random')  # its own parameter comes first
+    assert [n for n, _ in random.named_parameters()] == [
+        'context', 'selector.0.weight', 'selector.0.bias', 'selector.2.weight',
+        'selector.2.bias']
+    old = dict(neck.state_dict())
+    fresh = _selector()
+    fresh.load_state_dict(old, strict=True)
+    assert torch.equal(fresh.context_token(), neck.context_token())

@@ -203,3 +203,28 @@ def test_oracle_selection_without_masks_is_a_clear_error():
         model(images, samples, mode='predict')
     with pytest.raises(ValueError, match="selection must be one of"):
         MODELS.build(dict(cfg, selection='gt'))
+
+
+def test_the_head_is_told_the_backbones_prefix_tokens():
+    model = MODELS.build(tiny_svip_cfg())
+    assert model.head.num_prefix_tokens == model.backbone.num_prefix_tokens == 1
+    cfg = tiny_svip_cfg()
+    cfg['head'] = dict(cfg['head'], num_prefix_tokens=0)  # an explicit setting is kept
+    assert MODELS.build(cfg).head.num_prefix_tokens == 0
+
+
+def test_mismatched_attributes_and_widths_are_an_error():
+    cfg = tiny_svip_cfg()
+    cfg['neck'] = dict(cfg['neck'], num_attributes=K + 1,
+                       word_vectors=np.ones((K + 1, 50), np.float32))
+    with pytest.raises(ValueError, match=f'neck num_attributes={K + 1} differs from head '
+                                         f'num_attributes={K}'):
+        MODELS.build(cfg)
+    cfg = tiny_svip_cfg()
+    cfg['head'] = dict(cfg['head'], in_channels=96)
+    with pytest.raises(ValueError, match='head in_channels=96 differs from the backbone width '
+                                         'embed_dims=192'):
+        MODELS.build(cfg)
+    cfg = tiny_svip_cfg(in_channels=64)
+    with pytest.raises(ValueError, match='neck in_channels=64 differs'):
+        MODELS.build(cfg)

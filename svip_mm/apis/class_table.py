@@ -6,10 +6,10 @@ such a table (checked against the model's attribute count) and :func:`load_class
 one from a file:
 
 - ``.csv``: one class per row, the class name in the first column, then the ``K`` attribute
-  values. An optional header row (no number in it) names the columns (``name, [unseen,] <attribute names>``);
-  with a header, an ``unseen`` column (1/0, true/false, yes/no) marks unseen classes and the
-  attribute columns, when the model's attribute names are known, must be those names in the
-  model's order.
+  values. An optional header row (no number in it) names the columns
+  (``name, [unseen,] <attribute names>``); with a header, an ``unseen`` column (1/0,
+  true/false, yes/no) marks unseen classes and the attribute columns, when the model's
+  attribute names are known, must be those names in the model's order.
 - ``.npy``: a ``[C, K]`` array; the class names come from a separate list (or default to
   ``class_0`` ...).
 """
@@ -22,6 +22,8 @@ from typing import List, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
+from ..models.heads.class_table import normalise_class_attributes
+
 __all__ = ['ClassTable', 'load_class_table', 'normalise_rows']
 
 _TRUE = {'1', 'true', 'yes', 'y', 'unseen'}
@@ -31,8 +33,7 @@ _FALSE = {'0', 'false', 'no', 'n', 'seen', ''}
 def normalise_rows(matrix) -> torch.Tensor:
     """``[C, K]`` -> float32 rows divided by (L2 norm + 1e-5), the attribute head's own
     normalisation (:meth:`SemanticAttributeHead.set_class_attributes`)."""
-    att = torch.as_tensor(np.asarray(matrix, dtype=np.float32))
-    return att / (att.norm(dim=1, keepdim=True) + 1e-5)
+    return normalise_class_attributes(torch.as_tensor(np.asarray(matrix, dtype=np.float32)))
 
 
 @dataclass

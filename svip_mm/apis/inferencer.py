@@ -43,7 +43,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS, TRANSFORMS
 
-from ..engine.safe_checkpoint import load_checkpoint_file
+from ..utils.safe_checkpoint import load_checkpoint_file
 from ..models.utils import check_unit_grid
 from .class_table import ClassTable, load_class_table
 
@@ -381,10 +381,7 @@ class SVIPInferencer:
                                'set_classes(names, attribute_matrix) or load_classes(path)')
         head = self.model.head
         rows = self._table.rows.to(attributes.device, torch.float32)
-        a = attributes.float()
-        if head.similarity_type == 'cosine':
-            a = F.normalize(a, dim=-1)
-        return F.softmax(head.scale * (a @ rows.t()), dim=1)
+        return F.softmax(head.scale * head.similarity_to(attributes.float(), rows), dim=1)
 
     def __call__(self, inputs: Union[ImageInput, Sequence[ImageInput]],
                  topk: Optional[int] = None, top_attributes: Optional[int] = None,

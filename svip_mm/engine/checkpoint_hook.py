@@ -8,7 +8,8 @@ from mmengine.hooks import CheckpointHook
 from mmengine.model import is_model_wrapper
 from mmpretrain.registry import HOOKS
 
-from .checkpoint_format import decode_checkpoint, encode_checkpoint
+from ..models.heads.class_table import class_table_buffers  # noqa: F401  (re-exported)
+from ..utils.checkpoint_format import decode_checkpoint, encode_checkpoint
 from .latest_checkpoint import checkpoints_after
 from .work_dir_lock import lock_work_dir, unlock_work_dir
 
@@ -26,14 +27,6 @@ class CheckpointOverwriteError(FileExistsError):
 def _listing(keys: List[str]) -> str:
     more = f' ... and {len(keys) - _SHOWN} more' if len(keys) > _SHOWN else ''
     return ', '.join(keys[:_SHOWN]) + more
-
-
-def class_table_buffers(model) -> List[str]:
-    """State-dict keys of the buffers ``ZSLClassTableHook`` sets from the dataset (modules
-    list theirs in ``CLASS_TABLE_BUFFERS``): a checkpoint may lack them."""
-    return [f'{prefix}.{name}' if prefix else name
-            for prefix, module in model.named_modules()
-            for name in getattr(type(module), 'CLASS_TABLE_BUFFERS', ())]
 
 
 def weight_mismatch(model_shapes: Dict[str, Tuple[int, ...]],
@@ -59,8 +52,9 @@ class SVIPCheckpointHook(CheckpointHook):
       one's files;
     - refuses to start when the work dir already has numbered checkpoints after the epoch
       (iteration) the run starts from: checkpoints it did not write are never overwritten;
-    - writes checkpoints in plain types (:mod:`.checkpoint_format`), which load with
-      ``torch.load(weights_only=True)`` and nothing allow-listed, and decodes them on load;
+    - writes checkpoints in plain types (:mod:`svip_mm.utils.checkpoint_format`), which load
+      with ``torch.load(weights_only=True)`` and nothing allow-listed, and decodes them on
+      load;
     - with ``strict_load=True`` (default) refuses a checkpoint (``load_from``, resume,
       ``tools/test.py``) whose weights are missing, unexpected or of another shape than the
       model's, listing the keys; the buffers the class-table hook fills from the dataset

@@ -9,10 +9,10 @@ Three independent pieces, each usable from ``tools/benchmark.py`` and from a con
   ``F.scaled_dot_product_attention`` (the fused attention of the target pass and inference).
 * :func:`optimizer_impl_cfg` — an optimizer config with ``fused=True`` or ``foreach=True``.
 
-This module is not imported by ``import svip_mm``; a config that uses the hooks imports it::
+``import svip_mm`` imports this module (``svip_mm.engine`` does) and so registers the hooks;
+nothing runs until a config asks for them::
 
-    custom_imports = dict(imports=['svip_mm', 'svip_mm.engine.fast_path'],
-                          allow_failed_imports=False)
+    custom_imports = dict(imports=['svip_mm'], allow_failed_imports=False)
     custom_hooks = [..., dict(type='SDPABackendHook', backend='auto'),
                     dict(type='CompileBackboneHook')]
 

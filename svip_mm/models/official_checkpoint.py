@@ -282,7 +282,7 @@ def check_against_model(state: Dict[str, torch.Tensor], arch: dict, settings: di
     """
     from mmpretrain.registry import MODELS
 
-    from svip_mm.engine.checkpoint_hook import class_table_buffers
+    from .heads.class_table import class_table_buffers
 
     summary = (f"ViT {arch['embed_dims']}-d, {arch['num_layers']} layers, "
                f"{settings['backbone']['arch']['num_heads']} heads, patch {arch['patch_size']}, "

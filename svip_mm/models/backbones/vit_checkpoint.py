@@ -31,7 +31,7 @@ import torch
 from mmengine.logging import print_log
 from timm.layers import resample_abs_pos_embed
 
-from svip_mm.engine.safe_checkpoint import load_weights_file
+from svip_mm.utils.safe_checkpoint import load_weights_file
 
 # mmpretrain VisionTransformer name -> timm name (regex on the key without 'backbone.')
 _MMPRETRAIN_TO_TIMM = [

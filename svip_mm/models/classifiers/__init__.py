@@ -1,3 +1,5 @@
-from .svip_classifier import SVIPClassifier, reselect_by_prototype
+from .keep_sets import LearnedKeepSets, reselect_by_prototype
+from .oracle_keep_sets import OracleKeepSets
+from .svip_classifier import SVIPClassifier
 
-__all__ = ['SVIPClassifier', 'reselect_by_prototype']
+__all__ = ['LearnedKeepSets', 'OracleKeepSets', 'SVIPClassifier', 'reselect_by_prototype']

@@ -2,29 +2,16 @@
 from typing import Dict, List, Optional, Tuple
 
 import torch
-import torch.nn.functional as F
 from mmpretrain.models.classifiers import BaseClassifier
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from ..utils import check_unit_grid, patches_to_units, topk_mask
+from ..utils import patches_to_units
+from ..utils.choices import check_choice
+from .keep_sets import LearnedKeepSets
+from .oracle_keep_sets import OracleKeepSets
 
 SELECTIONS = ('learned', 'oracle')
-
-
-def reselect_by_prototype(units: torch.Tensor, k: int, pooling: str = 'mean') -> torch.Tensor:
-    """[B, U, D] final units -> [B, U] bool mask of the k units most similar (dot product)
-    to the image's prototype unit: the target pass's re-selection.
-
-    The prototype pools the units as the head does (the released code uses its pooling
-    layer): ``'mean'`` (the mean unit) or ``'max'`` (the element-wise max over units)."""
-    if pooling not in ('mean', 'max'):
-        raise ValueError(f"pooling must be 'mean' or 'max', got {pooling!r}")
-    with torch.no_grad():
-        proto = (units.mean(dim=1, keepdim=True) if pooling == 'mean' else
-                 units.amax(dim=1, keepdim=True))
-        sim = (units * proto).sum(-1)
-        return topk_mask(sim, k, largest=True)
 
 
 @MODELS.register_module()
@@ -69,12 +56,28 @@ class SVIPClassifier(BaseClassifier):
         self.head = MODELS.build(head)
         self.consistency = MODELS.build(consistency)
         self.predict_attention = predict_attention
-        if selection not in SELECTIONS:
-            raise ValueError(f'selection must be one of {SELECTIONS}, got {selection!r}')
+        check_choice('selection', selection, SELECTIONS)
         self.selection, self.oracle_min_fraction = selection, float(oracle_min_fraction)
-        if self.neck.unit_size != self.head.unit_size:
-            raise ValueError(f'neck unit_size={self.neck.unit_size} differs from head '
-                             f'unit_size={self.head.unit_size}')
+        # the keep-set rule: the method's, or the oracle ablation's from ground-truth masks
+        self.keep_sets = (OracleKeepSets(self.oracle_min_fraction, self.head.unit_size)
+                          if selection == 'oracle' else LearnedKeepSets())
+        if getattr(self.head, 'num_prefix_tokens', 0) is None:  # tell the head, not guess
+            self.head.num_prefix_tokens = self.backbone.num_prefix_tokens
+        self._check_parts_agree()
+
+    def _check_parts_agree(self) -> None:
+        """The neck, the head and the backbone must agree on units, attributes and width."""
+        neck, head, width = self.neck, self.head, self.backbone.embed_dims
+        if neck.unit_size != head.unit_size:
+            raise ValueError(f'neck unit_size={neck.unit_size} differs from head '
+                             f'unit_size={head.unit_size}')
+        if neck.num_attributes != head.num_attributes:
+            raise ValueError(f'neck num_attributes={neck.num_attributes} differs from head '
+                             f'num_attributes={head.num_attributes}')
+        for name, module in (('neck', neck), ('head', head)):
+            if module.in_channels != width:
+                raise ValueError(f'{name} in_channels={module.in_channels} differs from the '
+                                 f'backbone width embed_dims={width}')
 
     # ------------------------------------------------------------ modes
     def forward(self, inputs: torch.Tensor, data_samples: Optional[List[DataSample]] = None,
@@ -99,22 +102,16 @@ class SVIPClassifier(BaseClassifier):
         patches, grid = self.backbone.embed(inputs)
         unrelated_logits = neck.selector_logits(patches, grid)
 
-        # source pass: full image, attention of all layers -> keep set and selector labels
-        if self.selection == 'oracle':
-            keep_src = self.oracle_keep(data_samples, grid, patches.device)
-            src_tokens, _ = self.backbone.encode(patches, grid)
-        else:
-            src_tokens, maps = self.backbone.encode(patches, grid, return_attn=True)
-            keep_src = neck.keep_from_attention(
-                neck.attention_unit_scores(maps, grid, self.backbone.num_heads))
+        # source pass: full image -> keep set and selector labels (SVIP: from its attention)
+        src_tokens, keep_src = self.keep_sets.source(self.backbone, neck, patches, grid,
+                                                     data_samples)
         a_src = head.attribute_scores(self._units(src_tokens, grid), keep_src)
 
         # target pass: context token on the units the source pass did not keep
         tgt_tokens, _ = self.backbone.encode(neck.contextualise(patches, keep_src, grid), grid)
         tgt_units = self._units(tgt_tokens, grid)
         # re-selection around a prototype pooled as the head pools (max with pooling='max')
-        keep_tgt = (keep_src if self.selection == 'oracle' else
-                    reselect_by_prototype(tgt_units, k, head.pooling))
+        keep_tgt = self.keep_sets.target(tgt_units, keep_src, k, head.pooling)
         a_tgt = head.attribute_scores(tgt_units, keep_tgt)
 
         losses = neck.loss(unrelated_logits, keep_src)
@@ -138,10 +135,7 @@ class SVIPClassifier(BaseClassifier):
         """
         patches, grid = self.backbone.embed(inputs)
         logits = self.neck.selector_logits(patches, grid)
-        if self.selection == 'oracle':
-            keep = self.oracle_keep(data_samples, grid, patches.device)
-        else:
-            keep = self.neck.keep_from_selector(logits)
+        keep = self.keep_sets.inference(self.neck, logits, grid, data_samples)
         tokens, _ = self.backbone.encode(self.neck.contextualise(patches, keep, grid), grid)
         pool_mask = keep if self.head.eval_units == 'kept' else None
         attributes = self.head.attribute_scores(self._units(tokens, grid), pool_mask)
@@ -169,21 +163,13 @@ class SVIPClassifier(BaseClassifier):
 
     def oracle_keep(self, data_samples: Optional[List[DataSample]], grid: Tuple[int, int],
                     device: torch.device) -> torch.Tensor:
-        """[B, U] bool keep set from the samples' ground-truth masks (``gt_fg_mask`` [H, W]):
-        units with a foreground fraction of at least ``oracle_min_fraction``, and always the
-        unit with the most foreground."""
-        masks = [None if s is None else s.get('gt_fg_mask') for s in (data_samples or [None])]
-        if any(m is None for m in masks):
-            raise ValueError("selection='oracle' needs a ground-truth mask 'gt_fg_mask' on "
-                             "every sample: add dict(type='LoadForegroundMask') to the train "
-                             "and test pipelines and 'gt_fg_mask' to PackInputs.algorithm_keys")
-        masks = torch.stack([torch.as_tensor(m) for m in masks]).to(device, torch.float32)
-        units = check_unit_grid(grid, self.head.unit_size)
-        # block means: equal to PatchSelectionMetric's unit fractions when H, W divide evenly
-        fraction = F.adaptive_avg_pool2d(masks.unsqueeze(1), units).flatten(1)  # [B, U]
-        keep = fraction >= self.oracle_min_fraction
-        return keep | (fraction == fraction.amax(dim=1, keepdim=True))
+        """[B, U] bool oracle keep set from the samples' ``gt_fg_mask`` (see
+        :meth:`OracleKeepSets.keep`), with this model's ``oracle_min_fraction``."""
+        return OracleKeepSets(self.oracle_min_fraction, self.head.unit_size).keep(
+            data_samples, grid, device)
 
     def _units(self, tokens: torch.Tensor, grid: Tuple[int, int]) -> torch.Tensor:
-        """[B, 1 + h*w, C] tokens -> [B, U, u*u*C] units of the final patch tokens."""
-        return patches_to_units(tokens[:, 1:], grid, self.head.unit_size)
+        """[B, P + h*w, C] tokens (P = the backbone's prefix tokens, its CLS) -> [B, U, u*u*C]
+        units of the final patch tokens."""
+        patches = tokens[:, self.backbone.num_prefix_tokens:]
+        return patches_to_units(patches, grid, self.head.unit_size)

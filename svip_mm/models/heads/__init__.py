@@ -1,3 +1,4 @@
+from .class_table import ClassTableMixin
 from .semantic_attribute_head import SemanticAttributeHead, tokens_to_patch_grid
 
-__all__ = ['SemanticAttributeHead', 'tokens_to_patch_grid']
+__all__ = ['ClassTableMixin', 'SemanticAttributeHead', 'tokens_to_patch_grid']

@@ -1,8 +1,6 @@
 """Attribute head: units -> attribute scores -> class scores (spec, sections 4 and 5)."""
-import os
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -10,55 +8,39 @@ from mmpretrain.models.heads import ClsHead
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from ..utils import TensorDerivedCache, patches_to_units
-
-ArrayLike = Union[str, os.PathLike, np.ndarray, torch.Tensor, list]
-
-
-def _as_array(value: ArrayLike, what: str) -> np.ndarray:
-    if isinstance(value, (str, os.PathLike)):
-        path = os.fspath(value)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f'{what} file not found: {path!r} (expected a .npy array)')
-        value = np.load(path, allow_pickle=False)
-    if isinstance(value, torch.Tensor):
-        value = value.detach().cpu().numpy()
-    return np.asarray(value)
+from ..utils import patches_to_units
+from ..utils.arrays import ArrayLike
+from ..utils.choices import check_choice
+from .class_table import ClassTableMixin
 
 
-def tokens_to_patch_grid(feat: torch.Tensor) -> Tuple[torch.Tensor, Tuple[int, int]]:
+def tokens_to_patch_grid(feat: torch.Tensor, num_prefix_tokens: Optional[int] = None
+                         ) -> Tuple[torch.Tensor, Tuple[int, int]]:
     """Backbone output -> ([B, h*w, C] patch tokens, (h, w)).
 
     Accepts a feature map [B, C, h, w] (mmpretrain ``out_type='featmap'``) or tokens
-    [B, N, C] with or without one leading CLS token on a square grid (``out_type='raw'``).
+    [B, P + h*w, C] on a square grid (``out_type='raw'``) after ``num_prefix_tokens`` = P
+    leading tokens (CLS and the like). The backbone knows P (``num_prefix_tokens`` of
+    :class:`SVIPVisionTransformer`); when it is not given, P is 1 if the rest is a square
+    grid and else 0, a guess that cannot tell a CLS token from a grid that happens to fit.
     """
     if feat.ndim == 4:
         b, c, h, w = feat.shape
         return feat.flatten(2).transpose(1, 2), (h, w)
     if feat.ndim == 3:
         n = feat.shape[1]
-        for prefix in (1, 0):
-            side = int(round((n - prefix) ** 0.5))
-            if side * side == n - prefix:
+        for prefix in ((1, 0) if num_prefix_tokens is None else (num_prefix_tokens, )):
+            side = int(round(max(n - prefix, 0) ** 0.5))
+            if side > 0 and side * side == n - prefix:
                 return feat[:, prefix:], (side, side)
+    prefix = '(1+)' if num_prefix_tokens is None else f'({num_prefix_tokens}+)'
     raise ValueError('the attribute head needs patch tokens: a feature map [B, C, h, w] or '
-                     f'tokens [B, (1+) h*w, C] on a square grid; got shape {tuple(feat.shape)}')
-
-
-UNSEEN_LABELS = 'only seen classes may be used for training in zero-shot learning'
-
-
-def _seen_index_of(seen_mask: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-    if not bool(seen_mask.any()):
-        raise RuntimeError('the class attribute matrix was never set: pass class_attributes '
-                           'and seen_classes, or call set_class_attributes() (the '
-                           'ZSL hook does it from the dataset metainfo)')
-    position = (torch.cumsum(seen_mask.long(), 0) - 1).masked_fill(~seen_mask, -1)
-    return seen_mask.nonzero().flatten(), position
+                     f'tokens [B, {prefix} h*w, C] on a square grid; got shape '
+                     f'{tuple(feat.shape)}')
 
 
 @MODELS.register_module()
-class SemanticAttributeHead(ClsHead):
+class SemanticAttributeHead(ClassTableMixin, ClsHead):
     """Maps each unit to K attribute scores, pools them, and scores classes by attributes.
 
     Class logits are ``scale * sim(a, A_c)`` against class attribute vectors A_c that are
@@ -83,10 +65,13 @@ class SemanticAttributeHead(ClsHead):
             when a keep mask is passed, as :class:`SVIPClassifier` does).
         loss: the classification loss on seen-class logits.
         decorrelation: config of :class:`AttributeDecorrelationLoss` (weight 0 disables it).
-    """
-    # filled from the dataset by ZSLClassTableHook, so a checkpoint need not carry them
-    CLASS_TABLE_BUFFERS = ('class_attributes', 'seen_mask', 'attribute_group_ids')
+        num_prefix_tokens: leading non-patch tokens of ``out_type='raw'`` backbone output
+            (1 for a CLS token); None guesses (see :func:`tokens_to_patch_grid`).
+            :class:`SVIPClassifier` sets it from its backbone.
 
+    The class table (``class_attributes``, ``seen_mask``, ``attribute_group_ids``, the
+    seen-class targets) is :class:`ClassTableMixin`'s.
+    """
     def __init__(self,
                  num_attributes: int,
                  in_channels: int,
@@ -101,79 +86,25 @@ class SemanticAttributeHead(ClsHead):
                  eval_units: str = 'all',
                  loss: dict = dict(type='CrossEntropyLoss', loss_weight=1.0),
                  decorrelation: dict = dict(type='AttributeDecorrelationLoss', loss_weight=0.0),
+                 num_prefix_tokens: Optional[int] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(loss=loss, init_cfg=init_cfg)
-        for name, value, allowed in [('pooling', pooling, ('mean', 'max')),
-                                     ('similarity', similarity, ('dot', 'cosine')),
-                                     ('eval_units', eval_units, ('all', 'kept'))]:
-            if value not in allowed:
-                raise ValueError(f'{name} must be one of {allowed}, got {value!r}')
-        self.num_attributes, self.num_classes = num_attributes, num_classes
+        check_choice('pooling', pooling, ('mean', 'max'))
+        check_choice('similarity', similarity, ('dot', 'cosine'))
+        check_choice('eval_units', eval_units, ('all', 'kept'))
+        self.in_channels = in_channels
         self.unit_size, self.pooling, self.similarity_type = unit_size, pooling, similarity
         self.scale, self.eval_units = scale, eval_units
         self.fc = nn.Linear(unit_size * unit_size * in_channels, num_attributes)
         self.decorrelation = MODELS.build(decorrelation)
-        self.register_buffer('class_attributes', torch.zeros(num_classes, num_attributes))
-        self.register_buffer('seen_mask', torch.zeros(num_classes, dtype=torch.bool))
-        self.register_buffer('attribute_group_ids',
-                             torch.full((num_attributes, ), -1, dtype=torch.long))
-        self._seen_cache = TensorDerivedCache()
-        if class_attributes is not None:
-            if seen_classes is None:
-                raise ValueError('class_attributes given without seen_classes')
-            self.set_class_attributes(class_attributes, seen_classes, attribute_group_ids)
-        elif attribute_group_ids is not None:
-            self.set_attribute_groups(attribute_group_ids)
-
-    # ------------------------------------------------------------ class table
-    def set_class_attributes(self, class_attributes: ArrayLike, seen_classes: Sequence[int],
-                             attribute_group_ids: Optional[ArrayLike] = None) -> None:
-        """Store the [num_classes, K] class attribute matrix (rows get L2-normalised)."""
-        att = torch.as_tensor(_as_array(class_attributes, 'class attribute'), dtype=torch.float32)
-        if tuple(att.shape) != (self.num_classes, self.num_attributes):
-            raise ValueError(f'class attributes have shape {tuple(att.shape)}; expected '
-                             f'[num_classes, num_attributes] = '
-                             f'[{self.num_classes}, {self.num_attributes}]')
-        seen = [int(i) for i in seen_classes]
-        bad = [i for i in seen if not 0 <= i < self.num_classes]
-        if bad or len(set(seen)) != len(seen) or not seen:
-            raise ValueError(f'seen_classes must be distinct ids in 0..{self.num_classes - 1}, '
-                             f'got {list(seen_classes)}')
-        # the official code's normalisation (norm + 1e-5); xlsa17's `att` is already unit norm
-        att = att / (att.norm(dim=1, keepdim=True) + 1e-5)
-        self.class_attributes.copy_(att.to(self.class_attributes.device))
-        self.seen_mask.zero_()
-        self.seen_mask[seen] = True
-        if attribute_group_ids is not None:
-            self.set_attribute_groups(attribute_group_ids)
-
-    def set_attribute_groups(self, attribute_group_ids: ArrayLike) -> None:
-        ids = torch.as_tensor(_as_array(attribute_group_ids, 'attribute group'),
-                              dtype=torch.long).flatten()
-        if ids.numel() != self.num_attributes:
-            raise ValueError(f'attribute_group_ids has {ids.numel()} entries; expected one per '
-                             f'attribute ({self.num_attributes})')
-        self.attribute_group_ids.copy_(ids.to(self.attribute_group_ids.device))
-
-    def _seen_index(self) -> Tuple[torch.Tensor, torch.Tensor]:
-        """(ids of the seen classes [S], position of each class among them [C], -1 if
-        unseen), both long on the mask's device. Built from ``seen_mask`` with one host
-        synchronisation and reused until the mask is written or moved (see
-        :class:`~svip_mm.models.utils.TensorDerivedCache`), so the training step has none."""
-        return self._seen_cache.get(self.seen_mask, _seen_index_of)
-
-    def _class_rows(self, classes: str) -> torch.Tensor:
-        seen_ids, _ = self._seen_index()  # also: was the class table set at all?
-        if classes == 'seen':
-            return self.class_attributes.index_select(0, seen_ids)
-        if classes == 'all':
-            return self.class_attributes
-        raise ValueError(f"classes must be 'seen' or 'all', got {classes!r}")
+        self.num_prefix_tokens = num_prefix_tokens
+        self._init_class_table(num_classes, num_attributes, class_attributes, seen_classes,
+                               attribute_group_ids)
 
     # ------------------------------------------------------------ computation
     def unit_features(self, feat: torch.Tensor) -> torch.Tensor:
         """Backbone patch tokens (see :func:`tokens_to_patch_grid`) -> [B, U, u*u*C] units."""
-        patches, grid = tokens_to_patch_grid(feat)
+        patches, grid = tokens_to_patch_grid(feat, self.num_prefix_tokens)
         return patches_to_units(patches, grid, self.unit_size)
 
     def attribute_scores(self, units: torch.Tensor,
@@ -189,32 +120,19 @@ class SemanticAttributeHead(ClsHead):
 
     def similarity(self, attributes: torch.Tensor, classes: str = 'seen') -> torch.Tensor:
         """[B, K] -> [B, C'] unscaled similarity to seen (``'seen'``) or all classes."""
-        rows = self._class_rows(classes).to(attributes.dtype)
+        return self.similarity_to(attributes, self.class_rows(classes))
+
+    def similarity_to(self, attributes: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """[B, K] attributes, [C', K] normalised class attribute vectors (any table, e.g. an
+        inferencer's) -> [B, C'] unscaled similarity (``dot`` or ``cosine``)."""
+        rows = rows.to(attributes.dtype)
         if self.similarity_type == 'cosine':
             attributes = F.normalize(attributes, dim=-1)
         return attributes @ rows.t()
 
     def class_logits(self, attributes: torch.Tensor, classes: str = 'seen') -> torch.Tensor:
+        """[B, K] -> [B, C'] logits ``scale * sim`` over seen or all classes."""
         return self.scale * self.similarity(attributes, classes)
-
-    def seen_targets(self, data_samples: List[DataSample]) -> torch.Tensor:
-        """Global ``gt_label`` -> [B] index among the seen classes; unseen labels are errors.
-
-        The check does not wait for the GPU: on the CPU an unseen label raises a
-        ``ValueError`` naming it here; on a GPU it fails a device-side assertion at the next
-        synchronisation.
-        """
-        labels = torch.cat([s.gt_label for s in data_samples]).to(self.seen_mask.device)
-        _, position = self._seen_index()
-        target = position[labels]
-        try:
-            torch._assert_async((target >= 0).all(),
-                                f'training samples of unseen classes: {UNSEEN_LABELS}')
-        except RuntimeError:  # only raised at once on the CPU
-            bad = labels[target < 0].unique().tolist()
-            raise ValueError(f'training samples of unseen classes {bad}: {UNSEEN_LABELS}') \
-                from None
-        return target
 
     def attribute_losses(self, attributes: torch.Tensor, data_samples: List[DataSample],
                          suffix: str = '', decorrelate: bool = True) -> Dict[str, torch.Tensor]:

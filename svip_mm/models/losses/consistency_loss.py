@@ -6,6 +6,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmpretrain.registry import MODELS
 
+from ..utils.choices import check_choice
+
 
 @MODELS.register_module()
 class SVIPConsistencyLoss(nn.Module):
@@ -30,10 +32,8 @@ class SVIPConsistencyLoss(nn.Module):
     def __init__(self, mode: str = 'kl', temperature: float = 20.0, scale: float = 5.0,
                  reduction: str = 'mean', loss_weight: float = 1.0):
         super().__init__()
-        if mode not in ('kl', 'jsd'):
-            raise ValueError(f"consistency mode must be 'kl' or 'jsd', got {mode!r}")
-        if reduction not in ('mean', 'batchmean'):
-            raise ValueError(f"reduction must be 'mean' or 'batchmean', got {reduction!r}")
+        check_choice('consistency mode', mode, ('kl', 'jsd'))
+        check_choice('reduction', reduction, ('mean', 'batchmean'))
         self.mode, self.temperature, self.scale = mode, temperature, scale
         self.reduction, self.loss_weight = reduction, loss_weight
 

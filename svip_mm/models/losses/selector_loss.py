@@ -4,6 +4,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmpretrain.registry import MODELS
 
+from ..utils.choices import check_choice
+
 
 @MODELS.register_module()
 class SVIPSelectorLoss(nn.Module):
@@ -26,8 +28,7 @@ class SVIPSelectorLoss(nn.Module):
 
     def __init__(self, mode: str = 'bce', loss_weight: float = 3.0):
         super().__init__()
-        if mode not in self.MODES:
-            raise ValueError(f'selector loss mode must be one of {self.MODES}, got {mode!r}')
+        check_choice('selector loss mode', mode, self.MODES)
         self.mode = mode
         self.loss_weight = loss_weight
 

@@ -1,16 +1,14 @@
-"""The SVIP patch selector and semantic context token (spec, sections 2 and 3).
+"""The SVIP patch selector (spec, section 2), with the semantic context token mixed in.
 
 The "neck" works at the *input* of the transformer:
 
 * it scores each unit of input patch embeddings as semantic-unrelated (selector MLP),
 * it turns the source pass's attention maps into keep sets and selector labels,
-* it builds the context token e from the attribute word vectors and applies it to the
-  units that are not kept.
+* it applies the context token e (:mod:`.semantic_context_token`) to the units that are not
+  kept.
 """
-import os
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Dict, List, Optional, Tuple
 
-import numpy as np
 import torch
 import torch.nn as nn
 from mmengine.model import BaseModule
@@ -18,30 +16,19 @@ from mmpretrain.registry import MODELS
 
 from ..utils import (check_unit_grid, patch_scores_to_unit_scores, patches_to_units, topk_mask,
                      units_to_patches)
+from ..utils.arrays import ArrayLike
+from ..utils.choices import check_choice
 from .attention_aggregation import aggregate_cls_attention
-
-ArrayLike = Union[str, os.PathLike, np.ndarray, torch.Tensor, list]
-
-
-def _read_word_vectors(word_vectors: ArrayLike) -> torch.Tensor:
-    """A [K, d] float32 tensor from an array, a nested list or a ``.npy`` path."""
-    if isinstance(word_vectors, (str, os.PathLike)):
-        path = os.fspath(word_vectors)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f'word-vector file not found: {path!r} (expected a .npy '
-                                    'array [num_attributes, dim], see '
-                                    'tools/extract_attribute_embeddings.py)')
-        word_vectors = np.load(path, allow_pickle=False)
-    tensor = torch.as_tensor(np.asarray(word_vectors, dtype=np.float32))
-    if tensor.ndim != 2:
-        raise ValueError(f'word vectors must be a 2-D array [num_attributes, dim], got shape '
-                         f'{tuple(tensor.shape)}')
-    return tensor
+from .semantic_context_token import ContextTokenMixin, check_context_options
 
 
 @MODELS.register_module()
-class SemanticPatchSelector(BaseModule):
+class SemanticPatchSelector(ContextTokenMixin, BaseModule):
     """Semantic patch selector with a word-vector context token.
+
+    The context token is :class:`ContextTokenMixin`'s (also registered on its own as
+    :class:`SemanticContextToken`); the ``context_*`` and ``word_vectors`` arguments are its,
+    and its parameters keep their keys here (``v2p``, ``p2t``, ``word_vectors``, ``context``).
 
     Args:
         in_channels: C, the patch embedding width.
@@ -82,14 +69,9 @@ class SemanticPatchSelector(BaseModule):
                  loss: dict = dict(type='SVIPSelectorLoss', mode='bce', loss_weight=3.0),
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
-        for name, value, allowed in [
-                ('aggregation', aggregation, ('rollout', 'paper', 'last')),
-                ('label_grouping', label_grouping, ('block', 'official_raster')),
-                ('context_mode', context_mode, ('add', 'replace', 'drop')),
-                ('context_layout', context_layout, ('unit', 'official')),
-                ('context_init', context_init, ('word_vectors', 'random'))]:
-            if value not in allowed:
-                raise ValueError(f'{name} must be one of {allowed}, got {value!r}')
+        check_choice('aggregation', aggregation, ('rollout', 'paper', 'last'))
+        check_choice('label_grouping', label_grouping, ('block', 'official_raster'))
+        check_context_options(context_mode, context_layout, context_init)
         if not isinstance(keep_k, int) or keep_k < 1:
             raise ValueError(f'keep_k must be an integer >= 1, got {keep_k!r}')
         if unit_size < 1:
@@ -97,32 +79,13 @@ class SemanticPatchSelector(BaseModule):
         self.in_channels, self.num_attributes = in_channels, num_attributes
         self.keep_k, self.unit_size = keep_k, unit_size
         self.aggregation, self.label_grouping = aggregation, label_grouping
-        self.context_mode, self.context_layout = context_mode, context_layout
         unit_dim = unit_size * unit_size * in_channels
 
         self.selector = nn.Sequential(
             nn.Linear(unit_dim, hidden_channels), nn.ReLU(), nn.Linear(hidden_channels, 1))
-        if context_mode == 'drop':
-            # no context token at all: building unused modules would trouble DDP
-            self.context = self.v2p = self.p2t = None
-        elif context_init == 'random':
-            # ablation: a free learned token, randomly initialised, instead of word vectors
-            self.context = nn.Parameter(torch.randn(unit_dim) * 0.02)
-            self.v2p = self.p2t = None
-        else:
-            if word_vectors is None:
-                raise ValueError("context_init='word_vectors' needs word_vectors (an array or "
-                                 "a .npy path of shape [num_attributes, dim])")
-            vectors = _read_word_vectors(word_vectors)
-            if vectors.shape[0] != num_attributes:
-                raise ValueError(f'word vectors have {vectors.shape[0]} rows but the model has '
-                                 f'num_attributes={num_attributes}; expected one row per '
-                                 'attribute, in the dataset\'s attribute order')
-            # fixed input of the context token; saved with the model so inference needs no file
-            self.register_buffer('word_vectors', vectors)
-            self.context = None
-            self.v2p = nn.Linear(vectors.shape[1], in_channels)
-            self.p2t = nn.Linear(num_attributes, unit_size * unit_size)
+        # after the selector: parameter order (optimizer state) and RNG use as before
+        self._init_context_token(in_channels, num_attributes, unit_size, word_vectors,
+                                 context_mode, context_layout, context_init)
         self.loss_module = MODELS.build(loss)
 
     # ------------------------------------------------------------ selection
@@ -163,17 +126,6 @@ class SemanticPatchSelector(BaseModule):
         return dict(loss_selector=self.loss_module(logits, labels), selector_acc=acc)
 
     # ------------------------------------------------------------ context token
-    def context_token(self) -> torch.Tensor:
-        """e = p2t(v2p(w)^T): [K, d_w] -> [K, C] -> [C, K] -> [C, u*u] -> [u*u*C] unit vector."""
-        if self.context_mode == 'drop':
-            raise RuntimeError("context_mode='drop' has no context token")
-        if self.context is not None:
-            return self.context
-        e = self.p2t(self.v2p(self.word_vectors).transpose(0, 1))  # [C, u*u]
-        if self.context_layout == 'official':
-            return e.reshape(-1)  # (C, u*u) order, read as a unit vector
-        return e.transpose(0, 1).reshape(-1)
-
     def contextualise(self, patches: torch.Tensor, keep: torch.Tensor,
                       grid: Tuple[int, int]) -> torch.Tensor:
         """Apply e to the units that are not kept.
@@ -186,16 +138,7 @@ class SemanticPatchSelector(BaseModule):
             [B, h*w, C] patch embeddings for the target / inference pass.
         """
         units = patches_to_units(patches, grid, self.unit_size)
-        if self.context_mode == 'drop':
-            return units_to_patches(units * keep.unsqueeze(-1).to(units.dtype), grid,
-                                    self.unit_size)
-        e = self.context_token().to(units.dtype).view(1, 1, -1)
-        drop = (~keep).unsqueeze(-1)
-        if self.context_mode == 'add':
-            units = units + drop.to(units.dtype) * e
-        else:
-            units = torch.where(drop, e.expand_as(units), units)
-        return units_to_patches(units, grid, self.unit_size)
+        return units_to_patches(self.contextualise_units(units, keep), grid, self.unit_size)
 
     def forward(self, inputs):
         """Identity: the selector is driven step by step by :class:`SVIPClassifier`."""
