@@ -52,7 +52,7 @@ class SVIPCheckpointHook(CheckpointHook):
       one's files;
     - refuses to start when the work dir already has numbered checkpoints after the epoch
       (iteration) the run starts from: checkpoints it did not write are never overwritten;
-    - writes checkpoints in plain types (:mod:`svip_mm.utils.checkpoint_format`), which load
+    - writes checkpoints in plain types (``svip_mm/utils/checkpoint_format.py``), which load
       with ``torch.load(weights_only=True)`` and nothing allow-listed, and decodes them on
       load;
     - with ``strict_load=True`` (default) refuses a checkpoint (``load_from``, resume,

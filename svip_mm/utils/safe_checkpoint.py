@@ -3,7 +3,7 @@
 What is loaded safely, and how:
 
 - Checkpoints svip_mm writes (``SVIPCheckpointHook``) hold tensors and plain Python data
-  only (:mod:`svip_mm.utils.checkpoint_format`): they load with
+  only (``svip_mm/utils/checkpoint_format.py``): they load with
   ``torch.load(weights_only=True)`` and nothing allow-listed.
 - MMEngine checkpoints in the older layout (written by MMEngine's own ``CheckpointHook``, or
   by svip_mm before this format) hold ``HistoryBuffer`` objects, numpy arrays and
