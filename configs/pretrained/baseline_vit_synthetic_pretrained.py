@@ -19,9 +19,9 @@ data_preparation = [
 model = dict(backbone=dict(init_cfg=dict(type='Pretrained', checkpoint=pretrained)))
 
 # Tuned as the SVIP config, on its own (same grid, seed 0 only, by test H): phase1_epochs 1
-# and lr 5e-4 won (H 65.8; docs/pretrained.md). SVIPOptimWrapperConstructor (inherited) puts
-# the ImageClassifier's head.* in the 'new' group and backbone.* in 'pretrained', so phase 1
-# trains the attribute head alone with the ViT at lr 0.
+# and lr 5e-4 won (H 65.8; docs/synthetic_experiments.md). SVIPOptimWrapperConstructor
+# (inherited) puts the ImageClassifier's head.* in the 'new' group and backbone.* in
+# 'pretrained', so phase 1 trains the attribute head alone with the ViT at lr 0.
 optim_wrapper = dict(optimizer=dict(lr=5e-4))
 custom_hooks = [
     dict(type='ZSLClassTableHook'),

@@ -30,7 +30,7 @@ model = dict(backbone=dict(init_cfg=dict(type='Pretrained', checkpoint=pretraine
 # phase1_epochs and the ViT's phase-2 lr were tuned on seed 0 only, over a grid declared
 # before any run (phase1_epochs 1 / 4 x lr 1e-4 / 2e-4 / 5e-4), by seed-0 test H (the
 # synthetic set has no validation split; seeds 1 and 2 stay held out): 4 epochs and 5e-4 won
-# (H 63.8; the grid and every cell are in docs/pretrained.md). 5e-4 is the grid's top edge.
+# (H 63.8; every cell in docs/synthetic_experiments.md). 5e-4 is the grid's top edge.
 optim_wrapper = dict(optimizer=dict(lr=5e-4))
 custom_hooks = [
     dict(type='ZSLClassTableHook'),
