@@ -113,9 +113,11 @@ MAIN_METRICS = [('zsl/top1', 'T1'), ('gzsl/U', 'U'), ('gzsl/S', 'S'), ('gzsl/H',
 #: variants that are not trained (0 epochs): only their attention AUROC is reported
 ATTENTION_ONLY = {'pretrained_attn'}
 
-#: variants without attention maps of their own (mmpretrain ImageClassifier): their fine-tuned
-#: backbone is loaded into this 0-epoch SVIP config to measure its attention rollout
+#: variants without attention maps of their own (mmpretrain ImageClassifier): their trained
+#: backbone is loaded into this 0-epoch SVIP config to measure its attention rollout (the
+#: config's own pretrained weights are replaced, so it serves the from-scratch baseline too)
 ATTENTION_PROBE = {
+    'baseline': 'configs/pretrained/svip_vit_synthetic_pretrained_attention.py',
     'baseline_pt': 'configs/pretrained/svip_vit_synthetic_pretrained_attention.py',
     'baseline_pt_time': 'configs/pretrained/svip_vit_synthetic_pretrained_attention.py',
 }
