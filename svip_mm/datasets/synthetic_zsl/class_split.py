@@ -10,6 +10,7 @@ import numpy as np
 
 from .vocabulary import GROUPS
 
+
 def _draw_unseen(rng: np.random.Generator, combos: List[Tuple[int, ...]], sizes: List[int],
                  n_unseen: int) -> Optional[List[Tuple[int, ...]]]:
     """One random unseen set made of "stars" (see :func:`_choose_classes`), or None on a clash."""

@@ -6,17 +6,29 @@ import hashlib
 import json
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence, Set
+from typing import Any, Callable, Dict, Optional, Sequence, Set
 
 import numpy as np
 from PIL import Image
 
-from .atomic_write import _write
+from svip_mm.utils.atomic_write import write_atomic
+
 from .class_split import _attribute_matrix, _attribute_names, _choose_classes, split_report
 from .layout import ATTRIBUTES_FILE, CLASS_TABLE_FILE, META_FILE
 from .parameters import _n_test_seen
 from .rendering import render_sample
 from .vocabulary import GROUPS
+
+
+def _write(path: Path, write: Callable[[Path], Any], atomic: bool) -> None:
+    """``write(path)``; with ``atomic``, into a hidden sibling that then replaces ``path``, so
+    that a reader of a dataset in use never sees a half-written file. The sibling keeps the
+    suffix: PIL and scipy choose the format by it."""
+    if atomic:
+        write_atomic(path, write, keep_suffix=True)
+    else:
+        write(path)
+
 
 def _render_class(args) -> None:
     """Worker: render the listed images of one class; write the image and/or the mask."""
