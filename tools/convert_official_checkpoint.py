@@ -40,6 +40,7 @@ from svip_mm.models.official_checkpoint import (OfficialCheckpointError,  # noqa
                                                 official_model_settings,
                                                 read_official_checkpoint,
                                                 read_official_word_vectors)
+from svip_mm.utils.atomic_write import write_all_atomic  # noqa: E402
 
 
 def _fail(message: str):
@@ -57,22 +58,15 @@ def _sha256(path: str) -> str:
 
 def _write_all(writes):
     """[(path, write(file))]: each to a temporary name next to its path, then all renamed;
-    a failure while writing removes the temporary files and renames nothing."""
-    temps = []
-    try:
-        for path, write in writes:
-            temp = osp.join(osp.dirname(osp.abspath(path)),
-                            f'.{osp.basename(path)}.{os.getpid()}.part')
-            f = open(temp, 'xb')  # never a file of someone else's
-            temps.append(temp)
-            with f:
+    a failure while writing removes the temporary files and renames nothing
+    (:func:`svip_mm.utils.atomic_write.write_all_atomic`; ``write`` gets the open file)."""
+    def to_file(write):
+        def write_path(temp):
+            with open(temp, 'wb') as f:
                 write(f)
-        for temp, (path, _) in zip(temps, writes):
-            os.replace(temp, path)
-    finally:
-        for temp in temps:
-            if osp.exists(temp):
-                os.remove(temp)
+        return write_path
+
+    write_all_atomic([(path, to_file(write)) for path, write in writes])
 
 
 def main(argv=None):

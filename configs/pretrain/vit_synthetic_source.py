@@ -4,9 +4,9 @@
 # feedforward 512, patch 8, 64 px) and a linear classifier on the CLS token, trained with
 # cross-entropy on the source set's seen classes for 30 epochs.
 #
-# The source preset (svip_mm/datasets/synthetic_zsl.py, PRESETS['source']) draws other shapes
-# (square / cross / crescent) and colours (yellow / orange / purple) than the default target
-# data, so no target class, seen or unseen, is among its images.
+# The source preset (svip_mm/datasets/synthetic_zsl/parameters.py, PRESETS['source']) draws
+# other shapes (square / cross / crescent) and colours (yellow / orange / purple) than the
+# default target data, so no target class, seen or unseen, is among its images.
 #
 # Run on its own:  python tools/train.py configs/pretrain/vit_synthetic_source.py
 # Used by configs/pretrained/*.py through their data_preparation step 'pretrained_backbone',

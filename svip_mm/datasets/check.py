@@ -12,8 +12,8 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from .attribute_names import read_attribute_names
-from .xlsa17 import (SPLITS, Xlsa17FormatError, annotation_counts, annotation_problems,
-                     load_xlsa17, map_image_path)
+from .xlsa17_format import (SPLITS, Xlsa17FormatError, annotation_counts,
+                            annotation_problems, load_xlsa17, map_image_path)
 
 __all__ = ['CheckReport', 'check_xlsa17']
 

@@ -38,6 +38,7 @@ What it does (:func:`prepare_pretrained_backbone`):
 import argparse
 import datetime
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -51,6 +52,8 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.dist import get_dist_info
 from mmengine.logging import print_log
+
+from ..utils.atomic_write import write_atomic
 
 #: The meta's ``written_by``: what marks a file at ``out`` as this step's (replaceable).
 WRITER = 'svip_mm.pretrained_backbone'
@@ -169,13 +172,9 @@ def _final_checkpoint(run_dir: str, max_epochs: int) -> Tuple[str, Dict[str, Any
 
 
 def _write_atomic(out: str, payload: Dict[str, Any]) -> None:
-    tmp = osp.join(osp.dirname(out), f'.{osp.basename(out)}.tmp-{os.getpid()}')
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, out)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
+    # the temporary name keeps '.<name>' before its last dot, so the folder torch.save names
+    # inside the zip file is the same in every run (see temporary_name)
+    write_atomic(out, functools.partial(torch.save, payload))
 
 
 def prepare_pretrained_backbone(step: Dict[str, Any], cfg=None) -> str:
