@@ -15,7 +15,7 @@ disjoint combinations, every attribute value occurs in some seen class (and in s
 class), and the unseen classes are chosen so that telling them apart needs every group: for each
 group there are unseen pairs that differ in that group only (see :func:`split_report`). The seen
 classes are chosen so that no group can be predicted from the others in the seen set (see
-:class:`_SeenSetStats`); with a random choice a network reads, e.g., the shape off the colours
+``class_split.py``); with a random choice a network reads, e.g., the shape off the colours
 that happen to go with it and fails on the unseen combinations.
 
 Per image the object varies in position, scale, rotation, colour (hue/saturation/value jitter) and
