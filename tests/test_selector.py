@@ -182,3 +182,42 @@ def test_the_neck_keeps_its_checkpoint_keys_and_parameter_order():
     fresh = _selector()
     fresh.load_state_dict(old, strict=True)
     assert torch.equal(fresh.context_token(), neck.context_token())
+
+
+def test_selector_context_starts_as_the_papers_selector_and_learns_from_neighbours_only():
+    torch.manual_seed(0)
+    plain = _selector(unit_size=1, keep_k=3)
+    torch.manual_seed(0)
+    ctx = _selector(unit_size=1, keep_k=3, selector_context_layers=1)
+    # built last: the paper's parameters are drawn as before, and come first
+    assert [n for n, _ in ctx.named_parameters()][:8] == [
+        n for n, _ in plain.named_parameters()]
+    grid = (5, 5)
+    patches = torch.randn(2, 25, 4)
+    # zero-initialised: at the start the logits are the paper's per-unit MLP's
+    assert torch.equal(ctx.selector_logits(patches, grid), plain.selector_logits(patches, grid))
+
+    # after training steps the context convolution is non-zero (it receives gradients) ...
+    opt = torch.optim.SGD(ctx.selector_context.parameters(), lr=0.5)
+    for _ in range(3):
+        opt.zero_grad()
+        ctx.selector_logits(patches, grid).square().sum().backward()
+        opt.step()
+    assert ctx.selector_context.convs[0].weight.abs().sum() > 0
+    # ... and a unit's logit depends on its 3x3 neighbourhood, not on units further away
+    base = ctx.selector_logits(patches, grid).detach()
+    centre = 12  # unit (2, 2)
+    for changed, should_move in ((13, True), (18, True), (14, False), (0, False)):
+        moved = patches.clone()
+        moved[:, changed] += 5.0
+        delta = (ctx.selector_logits(moved, grid).detach() - base)[:, centre].abs().max()
+        assert (delta > 1e-6) == should_move, (changed, delta)
+        plain_delta = (plain.selector_logits(moved, grid) - plain.selector_logits(patches, grid))
+        assert plain_delta[:, centre].abs().max() == 0  # the paper's selector: the unit alone
+
+
+def test_selector_context_layers_must_be_a_non_negative_integer():
+    for bad in (-1, 1.5, '2'):
+        with pytest.raises(ValueError, match='selector_context_layers must be an integer >= 0'):
+            _selector(selector_context_layers=bad)
+    assert _selector(selector_context_layers=0).selector_context is None

@@ -68,6 +68,8 @@ EXPERIMENTS = {
          'configs/pretrained/baseline_vit_synthetic_pretrained_time_matched.py'),
         ('oracle_pt', 'SVIP, pretrained ViT, oracle selection (upper bound)',
          'configs/pretrained/svip_vit_synthetic_pretrained_oracle.py'),
+        ('svip_pt_ctx', 'SVIP, pretrained ViT, selector with 3x3 context (beyond the paper)',
+         'configs/pretrained/svip_vit_synthetic_pretrained_context_selector.py'),
         ('pretrained_attn', 'pretrained ViT before fine-tuning (attention only)',
          'configs/pretrained/svip_vit_synthetic_pretrained_attention.py'),
         ('svip', 'SVIP, from scratch', 'configs/svip_vit_synthetic.py'),

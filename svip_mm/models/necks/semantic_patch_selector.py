@@ -2,7 +2,8 @@
 
 The "neck" works at the *input* of the transformer:
 
-* it scores each unit of input patch embeddings as semantic-unrelated (selector MLP),
+* it scores each unit of input patch embeddings as semantic-unrelated (selector MLP; optionally
+  after :class:`.UnitGridContext` gives each unit its neighbours' content, beyond the paper),
 * it turns the source pass's attention maps into keep sets and selector labels,
 * it applies the context token e (:mod:`.semantic_context_token`) to the units that are not
   kept.
@@ -20,6 +21,7 @@ from ..utils.arrays import ArrayLike
 from ..utils.choices import check_choice
 from .attention_aggregation import aggregate_cls_attention
 from .semantic_context_token import ContextTokenMixin, check_context_options
+from .unit_grid_context import UnitGridContext
 
 
 @MODELS.register_module()
@@ -38,6 +40,9 @@ class SemanticPatchSelector(ContextTokenMixin, BaseModule):
             unless ``context_init='random'``.
         unit_size: u, patches per unit side (2 in the paper; 1 = single patches).
         hidden_channels: width of the selector MLP.
+        selector_context_layers: beyond the paper: residual 3x3 convolutions over the unit grid
+            before the MLP (:class:`.UnitGridContext`, zero-initialised), so the selector sees
+            each unit's neighbours. 0 (default) = the paper's per-unit MLP, no extra parameters.
         aggregation: ``'rollout'`` (official, default), ``'paper'`` (Eq. 4) or ``'last'``.
         label_grouping: ``'block'`` (correct u x u grouping) or ``'official_raster'``, which
             reproduces the released code's scrambled per-unit averaging.
@@ -61,6 +66,7 @@ class SemanticPatchSelector(ContextTokenMixin, BaseModule):
                  word_vectors: Optional[ArrayLike] = None,
                  unit_size: int = 2,
                  hidden_channels: int = 512,
+                 selector_context_layers: int = 0,
                  aggregation: str = 'rollout',
                  label_grouping: str = 'block',
                  context_mode: str = 'add',
@@ -76,6 +82,9 @@ class SemanticPatchSelector(ContextTokenMixin, BaseModule):
             raise ValueError(f'keep_k must be an integer >= 1, got {keep_k!r}')
         if unit_size < 1:
             raise ValueError(f'unit_size must be >= 1, got {unit_size}')
+        if not isinstance(selector_context_layers, int) or selector_context_layers < 0:
+            raise ValueError('selector_context_layers must be an integer >= 0, got '
+                             f'{selector_context_layers!r}')
         self.in_channels, self.num_attributes = in_channels, num_attributes
         self.keep_k, self.unit_size = keep_k, unit_size
         self.aggregation, self.label_grouping = aggregation, label_grouping
@@ -87,6 +96,9 @@ class SemanticPatchSelector(ContextTokenMixin, BaseModule):
         self._init_context_token(in_channels, num_attributes, unit_size, word_vectors,
                                  context_mode, context_layout, context_init)
         self.loss_module = MODELS.build(loss)
+        # last, so that the default (0) builds and draws exactly what it did before
+        self.selector_context = (UnitGridContext(unit_dim, selector_context_layers)
+                                 if selector_context_layers else None)
 
     # ------------------------------------------------------------ selection
     def num_units(self, grid: Tuple[int, int]) -> int:
@@ -101,7 +113,10 @@ class SemanticPatchSelector(ContextTokenMixin, BaseModule):
     def selector_logits(self, patches: torch.Tensor, grid: Tuple[int, int]) -> torch.Tensor:
         """[B, h*w, C] input patch embeddings -> [B, U] "semantic-unrelated" logits."""
         self.num_units(grid)
-        return self.selector(patches_to_units(patches, grid, self.unit_size)).squeeze(-1)
+        units = patches_to_units(patches, grid, self.unit_size)
+        if self.selector_context is not None:
+            units = self.selector_context(units, check_unit_grid(grid, self.unit_size))
+        return self.selector(units).squeeze(-1)
 
     def attention_unit_scores(self, maps: List[torch.Tensor], grid: Tuple[int, int],
                               num_heads: int) -> torch.Tensor:
