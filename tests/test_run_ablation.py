@@ -93,7 +93,8 @@ def test_pretrained_report_attention_only_row_absolute_criterion_and_negative_se
     records = {'svip_pt': svip, 'baseline_pt_time': base, 'pretrained_attn': attn}
     criteria = tool.write_report(args, records, args.report)
     # 55 - 53 = +2 (< 3), seed 1 +(-1): not every seed; selector mean 0.84 < 0.85
-    assert criteria == ['- SVIP beats the baseline by >= 3 H (pretrained ViT, same time): +2.0 '
+    assert criteria == ['- SVIP beats the baseline by >= 3 H (pretrained ViT, same time: 60 '
+                        'epochs): +2.0 '
                         '-> NOT met; per seed 0: +5.0, 1: -1.0 (NOT every seed positive)',
                         '- selector AUROC >= 0.85 (pretrained ViT): mean 0.840 -> NOT met']
     text = (tmp_path / 'pretrained.md').read_text()

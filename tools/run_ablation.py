@@ -66,6 +66,9 @@ EXPERIMENTS = {
          'configs/pretrained/baseline_vit_synthetic_pretrained.py'),
         ('baseline_pt_time', 'ViT + attribute head, pretrained ViT, SVIP\'s time (60 epochs)',
          'configs/pretrained/baseline_vit_synthetic_pretrained_time_matched.py'),
+        ('baseline_pt_measured_time',
+         'ViT + attribute head, pretrained ViT, SVIP\'s measured training time (57 epochs)',
+         'configs/pretrained/baseline_vit_synthetic_pretrained_measured_time.py'),
         ('oracle_pt', 'SVIP, pretrained ViT, oracle selection (upper bound)',
          'configs/pretrained/svip_vit_synthetic_pretrained_oracle.py'),
         ('svip_pt_ctx',
@@ -92,14 +95,18 @@ CRITERIA = {
                  ('SVIP beats the baseline by >= 3 H (same time)', 'svip', 'baseline_time',
                   'gzsl/H', 3.0)],
     'pretrained': [
-        ('SVIP beats the baseline by >= 3 H (pretrained ViT, same time)', 'svip_pt',
+        ('SVIP beats the baseline by >= 3 H (pretrained ViT, same time: 60 epochs)', 'svip_pt',
          'baseline_pt_time', 'gzsl/H', 3.0),
         ('SVIP beats the baseline by >= 3 H (pretrained ViT, same epochs)', 'svip_pt',
          'baseline_pt', 'gzsl/H', 3.0),
         ('SVIP with the context selector beats the baseline by >= 3 H (pretrained ViT, same '
-         'time)', 'svip_pt_ctx', 'baseline_pt_time', 'gzsl/H', 3.0),
+         'time: 60 epochs)', 'svip_pt_ctx', 'baseline_pt_time', 'gzsl/H', 3.0),
         ('SVIP with the context selector beats the baseline by >= 3 H (pretrained ViT, same '
          'epochs)', 'svip_pt_ctx', 'baseline_pt', 'gzsl/H', 3.0),
+        ('SVIP beats the baseline by >= 3 H (pretrained ViT, same measured training time)',
+         'svip_pt', 'baseline_pt_measured_time', 'gzsl/H', 3.0),
+        ('SVIP with the context selector beats the baseline by >= 3 H (pretrained ViT, same '
+         'measured training time)', 'svip_pt_ctx', 'baseline_pt_measured_time', 'gzsl/H', 3.0),
     ],
     'difficulty': [
         ('clutter costs >= 5 H (clean - clutter)', 'clean', 'baseline', 'gzsl/H', 5.0),
@@ -130,6 +137,7 @@ ATTENTION_PROBE = {
     'baseline': 'configs/pretrained/svip_vit_synthetic_pretrained_attention.py',
     'baseline_pt': 'configs/pretrained/svip_vit_synthetic_pretrained_attention.py',
     'baseline_pt_time': 'configs/pretrained/svip_vit_synthetic_pretrained_attention.py',
+    'baseline_pt_measured_time': 'configs/pretrained/svip_vit_synthetic_pretrained_attention.py',
 }
 
 
