@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from svip_mm.models.necks import SemanticPatchSelector, aggregate_cls_attention
+from svip_mm.models.necks.unit_grid_context import UnitGridContext
 from svip_mm.models.utils import patches_to_units
 
 
@@ -221,3 +222,12 @@ def test_selector_context_layers_must_be_a_non_negative_integer():
         with pytest.raises(ValueError, match='selector_context_layers must be an integer >= 0'):
             _selector(selector_context_layers=bad)
     assert _selector(selector_context_layers=0).selector_context is None
+
+
+def test_selector_context_refuses_units_that_do_not_fill_the_grid():
+    block = UnitGridContext(channels=4, num_layers=1)
+    assert block(torch.randn(2, 6, 4), (2, 3)).shape == (2, 6, 4)
+    with pytest.raises(ValueError, match='expected 6 units for a 2x3 unit grid, got 8'):
+        block(torch.randn(2, 8, 4), (2, 3))
+    with pytest.raises(ValueError, match='num_layers must be an integer >= 1, got 0'):
+        UnitGridContext(channels=4, num_layers=0)
