@@ -2,6 +2,7 @@
 import importlib.util
 import json
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from mmengine.config import Config
@@ -103,6 +104,18 @@ def test_pretrained_report_attention_only_row_absolute_criterion_and_negative_se
             '0.850 ± 0.000 (0.850–0.850) |') in text
     assert '_attention.py` | 1 | - | - | - | - | - | 0.850 | 101 |' in text
     assert '| 0.750 ± 0.071 (0.700–0.800) |' in text  # SVIP's attention AUROC
+
+
+def test_figure_legend_with_every_variant_is_not_cut_at_the_edges(tmp_path):
+    tool = _tool()
+    args = tool.parse_args(['pretrained', '--seeds', '0', '--report',
+                            str(tmp_path / 'pretrained.md')])
+    records = {key: [_record(0, 50.0 + i)]
+               for i, (key, _, _) in enumerate(tool.EXPERIMENTS['pretrained'])}
+    tool.write_report(args, records, args.report)
+    # long labels reaching the image's border would be cut there: its border columns stay white
+    image = plt.imread(str(tmp_path / 'pretrained.png'))[..., :3]
+    assert (image[:, :2] == 1.0).all() and (image[:, -2:] == 1.0).all()
 
 
 def test_attention_probe_tests_the_run_checkpoint_in_the_probe_config(tmp_path, monkeypatch):

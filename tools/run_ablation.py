@@ -327,9 +327,9 @@ def write_figure(experiment: str, records: Dict[str, List[dict]], path: str) -> 
     ax.set_ylabel('accuracy (%)')
     ax.set_ylim(0, 100)
     ax.set_title(f'{experiment}: mean over seeds (dots: single seeds)')
-    ax.legend(fontsize=7, loc='upper center', bbox_to_anchor=(0.5, -0.08), ncol=3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    ax.legend(fontsize=7, loc='upper center', bbox_to_anchor=(0.5, -0.08), ncol=2)
+    # the legend hangs below the axes: grow the saved image to hold all of it
+    fig.savefig(path, dpi=120, bbox_inches='tight')
     plt.close(fig)
 
 
