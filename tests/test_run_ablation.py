@@ -162,6 +162,54 @@ def test_a_finished_run_is_reused_and_a_different_one_is_never_overwritten(tmp_p
         tool.run_one(cfg, 0, str(work), 1, [])
 
 
+def test_a_run_from_another_pretrained_backbone_is_not_reused(tmp_path, capsys):
+    tool = _tool()
+    pre = tmp_path / 'pretrain.py'
+    pre.write_text('epochs = 30\n')
+    cfg = tmp_path / 'finetune.py'
+    cfg.write_text(f"data_preparation = [dict(type='pretrained_backbone', config={str(pre)!r}, "
+                   "seed=0, out='data/backbone.pth'), dict(type='synthetic_zsl')]\n")
+    work = tmp_path / 'run'
+    work.mkdir()
+    digests = tool.pretraining_digests(str(cfg))
+    assert list(digests) == ['data/backbone.pth']
+    stored = dict(config=str(cfg), config_digest=tool.file_digest(str(cfg)), seed=0, extra=[],
+                  wall_s=1.0, metrics={'gzsl/H': 1.0}, pretraining=digests)
+    (work / 'result.json').write_text(json.dumps(stored))
+    assert tool.run_one(str(cfg), 0, str(work), 1, []) == stored
+    # the pretraining config changes; the fine-tuning config's own digest does not see it
+    pre.write_text('epochs = 60\n')
+    assert tool.file_digest(str(cfg)) == stored['config_digest']
+    assert tool.pretraining_digests(str(cfg)) != digests
+    with pytest.raises(RuntimeError, match='another pretrained backbone.*nothing is overwritten'):
+        tool.run_one(str(cfg), 0, str(work), 1, [])
+    with pytest.raises(RuntimeError, match='another pretrained backbone'):
+        tool.run_one(str(cfg), 0, str(work), 1, [], allow_retest=True)
+    # a record from before the digest was recorded is reused, and the log says it is unchecked
+    del stored['pretraining']
+    (work / 'result.json').write_text(json.dumps(stored))
+    capsys.readouterr()
+    assert tool.run_one(str(cfg), 0, str(work), 1, []) == stored
+    assert 'cannot be detected' in capsys.readouterr().out
+
+
+def test_pretraining_digests_resolve_step_paths_against_the_repository(tmp_path, monkeypatch):
+    tool = _tool()
+    monkeypatch.chdir(tmp_path)  # not the repository
+    cfg = str(REPO / 'configs/pretrained/svip_vit_synthetic_pretrained.py')
+    digests = tool.pretraining_digests(cfg)
+    assert list(digests) == ['data/pretrained/vit_synthetic_source_seed0.pth']
+    # the seed is part of what the backbone is made from
+    other = tmp_path / 'seed1.py'
+    other.write_text(f"_base_ = [{cfg!r}]\n"
+                     "data_preparation = [dict(type='pretrained_backbone', "
+                     "config='configs/pretrain/vit_synthetic_source.py', seed=1, "
+                     "out='data/pretrained/vit_synthetic_source_seed0.pth')]\n")
+    assert tool.pretraining_digests(str(other)) != digests
+    # configs without the step record nothing
+    assert tool.pretraining_digests(str(REPO / 'configs/baseline_vit_synthetic.py')) == {}
+
+
 def test_retest_evaluates_the_checkpoint_again_and_keeps_the_old_record(tmp_path, monkeypatch):
     tool = _tool()
     cfg = 'configs/baseline_vit_synthetic.py'

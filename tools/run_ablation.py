@@ -17,8 +17,10 @@ epochs, except for one baseline given SVIP's wall time instead of its epochs):
 
 Each run is ``tools/train.py CONFIG --cfg-options randomness.seed=SEED`` in its own process
 (``OMP_NUM_THREADS=--threads``), ``--jobs`` at a time; the test metrics are read from the run's
-MMEngine JSON log. A run whose ``result.json`` already exists for the same config file and seed
-is reused (and said so), so an interrupted experiment continues; a run that left a checkpoint
+MMEngine JSON log. A run whose ``result.json`` already exists for the same resolved config, seed
+and pretrained backbone (the digest of each ``pretrained_backbone`` step's pretraining config,
+recorded as ``pretraining``) is reused (and said so), so an interrupted experiment continues; a
+different one is an error, never overwritten; a run that left a checkpoint
 but no result (killed, or failed after training) is resumed from its checkpoint. The report is
 a Markdown file with mean, standard deviation and range over seeds of ZSL T1, GZSL U / S / H
 (gamma 0: no calibration), selector AUROC, per-group attribute accuracy on unseen images and
@@ -151,6 +153,26 @@ def file_digest(path: str) -> str:
     return digest.hexdigest()[:12]
 
 
+def pretraining_digests(path: str) -> Dict[str, str]:
+    """``out`` -> digest of each ``pretrained_backbone`` data-preparation step of the config:
+    what its pretrained backbone is made from. The config's own digest (:func:`file_digest`)
+    names the step's config file, not its content, so an edited pretraining config would
+    otherwise leave the fine-tuning runs looking reusable."""
+    from mmengine.config import Config
+
+    from svip_mm.engine.pretrained_backbone import step_digest
+    steps = Config.fromfile(path).get('data_preparation') or []
+    digests = {}
+    for step in steps:
+        if step.get('type') == 'pretrained_backbone':
+            step = {k: v for k, v in step.items() if k != 'type'}
+            # the runs start in the repository: the step's paths are relative to it
+            if 'config' in step and not osp.isabs(step['config']):
+                step['config'] = osp.join(REPO, step['config'])
+            digests[step['out']] = step_digest(step)
+    return digests
+
+
 def read_test_metrics(work_dir: str) -> Dict[str, float]:
     """The last line of the newest ``<timestamp>/<timestamp>.json`` log: the test metrics."""
     logs = sorted(glob.glob(osp.join(work_dir, '*', '*.json')))
@@ -199,13 +221,26 @@ def run_one(cfg_path: str, seed: int, work_dir: str, threads: int, extra: List[s
     os.makedirs(work_dir, exist_ok=True)
     result_file = osp.join(work_dir, 'result.json')
     digest = file_digest(osp.join(REPO, cfg_path))
+    pretraining = pretraining_digests(osp.join(REPO, cfg_path))
     if osp.isfile(result_file):
         with open(result_file) as f:
             record = json.load(f)
         if record.get('config_digest') == digest and record.get('extra') == extra:
-            print(f'reusing {result_file} (same config and seed)', flush=True)
+            if 'pretraining' in record and record['pretraining'] != pretraining:
+                raise RuntimeError(
+                    f'{result_file} was fine-tuned from another pretrained backbone (pretraining '
+                    f'digests {record["pretraining"]}, the config now makes {pretraining}): its '
+                    'pretraining config or seed changed. Move the run away (nothing is '
+                    'overwritten) or use another --work-dir')
+            if pretraining and 'pretraining' not in record:
+                print(f'reusing {result_file} (same config and seed; it predates the record of '
+                      'its pretraining digest, so a changed pretraining config cannot be '
+                      'detected for it)', flush=True)
+            else:
+                print(f'reusing {result_file} (same config and seed)', flush=True)
             return record
-        if not allow_retest or record.get('extra') != extra:
+        if not allow_retest or record.get('extra') != extra or (
+                'pretraining' in record and record['pretraining'] != pretraining):
             raise RuntimeError(f'{result_file} was made with another config or options; move it '
                                'away (nothing is overwritten), use another --work-dir, or '
                                '--retest the variant if the change acts at test time only')
@@ -243,6 +278,8 @@ def run_one(cfg_path: str, seed: int, work_dir: str, threads: int, extra: List[s
     wall = sum(a['wall_s'] for a in attempts)
     record = dict(config=cfg_path, config_digest=digest, seed=seed, extra=extra, wall_s=wall,
                   threads=threads, attempts=len(attempts), metrics=read_test_metrics(work_dir))
+    if pretraining:
+        record['pretraining'] = pretraining
     with open(result_file, 'w') as f:
         json.dump(record, f, indent=1)
     print(f'done   {cfg_path} seed {seed}: H {record["metrics"]["gzsl/H"]:.1f} in {wall:.0f} s',

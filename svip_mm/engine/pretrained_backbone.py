@@ -177,15 +177,8 @@ def _write_atomic(out: str, payload: Dict[str, Any]) -> None:
     write_atomic(out, functools.partial(torch.save, payload))
 
 
-def prepare_pretrained_backbone(step: Dict[str, Any], cfg=None) -> str:
-    """Run the ``pretrained_backbone`` step (see the module docstring); returns ``out``.
-
-    Raises:
-        ValueError: a missing or unknown step key.
-        FileExistsError: ``out`` holds a file this step did not write.
-        RuntimeError: the pretraining failed (exit code, command and work dir named), or its
-            last checkpoint is not of the final epoch, or it has no ``backbone.`` weights.
-    """
+def _resolve_step(step: Dict[str, Any]) -> Tuple[str, str, int, List[str], Config, str]:
+    """A checked step -> (config, out, seed, --cfg-options, resolved pretraining config, digest)."""
     unknown = sorted(set(step) - _KEYS)
     missing = sorted({'config', 'out'} - set(step))
     if unknown or missing:
@@ -199,7 +192,26 @@ def prepare_pretrained_backbone(step: Dict[str, Any], cfg=None) -> str:
         raise FileNotFoundError(f'pretrained_backbone step: config {config!r} not found')
     options = _cli_options(seed, dict(step.get('cfg_options') or {}))
     pre_cfg = resolve_pretraining_config(config, options)
-    digest = config_digest(pre_cfg, seed)
+    return config, out, seed, options, pre_cfg, config_digest(pre_cfg, seed)
+
+
+def step_digest(step: Dict[str, Any]) -> str:
+    """The digest of the backbone a ``pretrained_backbone`` step makes (its pretraining config
+    resolved as the step runs it, and the seed): what a fine-tuning run started from. Paths in
+    the step are relative to the working directory, as when the step runs."""
+    return _resolve_step(step)[-1]
+
+
+def prepare_pretrained_backbone(step: Dict[str, Any], cfg=None) -> str:
+    """Run the ``pretrained_backbone`` step (see the module docstring); returns ``out``.
+
+    Raises:
+        ValueError: a missing or unknown step key.
+        FileExistsError: ``out`` holds a file this step did not write.
+        RuntimeError: the pretraining failed (exit code, command and work dir named), or its
+            last checkpoint is not of the final epoch, or it has no ``backbone.`` weights.
+    """
+    config, out, seed, options, pre_cfg, digest = _resolve_step(step)
     stem = osp.splitext(osp.basename(config))[0]
     run_dir = osp.join(step.get('work_dir') or osp.join('work_dirs', 'pretrain', stem),
                        f'seed{seed}_{digest[:10]}')
