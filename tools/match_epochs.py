@@ -71,13 +71,12 @@ def iters_per_epoch(rows: List[dict], where: str = 'log') -> int:
 def phase_costs(rows: List[dict], phase1_epochs: int, where: str = 'log') -> Dict[str, float]:
     """Seconds per epoch in phase 1 (epochs <= ``phase1_epochs``) and phase 2 (the rest)."""
     n = iters_per_epoch(rows, where)
-    costs = {'iters_per_epoch': n}
-    for phase, keep in (('phase1', lambda e: e <= phase1_epochs),
-                        ('phase2', lambda e: e > phase1_epochs)):
+    costs = {'iters_per_epoch': n, 'phase1': 0.0}
+    phases = {'phase1': [r['time'] for r in rows if r['epoch'] <= phase1_epochs],
+              'phase2': [r['time'] for r in rows if r['epoch'] > phase1_epochs]}
+    for phase, times in phases.items():
         if phase == 'phase1' and phase1_epochs == 0:
-            costs[phase] = 0.0
-            continue
-        times = [row['time'] for row in rows if keep(row['epoch'])]
+            continue  # no phase 1: it costs nothing
         if not times:
             raise ValueError(f'{where}: no logged iterations in {phase} (phase 1 = epochs '
                              f'1-{phase1_epochs}); the timing run must reach both phases')

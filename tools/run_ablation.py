@@ -225,13 +225,14 @@ def run_one(cfg_path: str, seed: int, work_dir: str, threads: int, extra: List[s
     if osp.isfile(result_file):
         with open(result_file) as f:
             record = json.load(f)
+        # a changed pretraining invalidates the training itself: neither reuse nor retest
+        if 'pretraining' in record and record['pretraining'] != pretraining:
+            raise RuntimeError(
+                f'{result_file} was fine-tuned from another pretrained backbone (pretraining '
+                f'digests {record["pretraining"]}, the config now makes {pretraining}): its '
+                'pretraining config or seed changed. Move the run away (nothing is '
+                'overwritten) or use another --work-dir')
         if record.get('config_digest') == digest and record.get('extra') == extra:
-            if 'pretraining' in record and record['pretraining'] != pretraining:
-                raise RuntimeError(
-                    f'{result_file} was fine-tuned from another pretrained backbone (pretraining '
-                    f'digests {record["pretraining"]}, the config now makes {pretraining}): its '
-                    'pretraining config or seed changed. Move the run away (nothing is '
-                    'overwritten) or use another --work-dir')
             if pretraining and 'pretraining' not in record:
                 print(f'reusing {result_file} (same config and seed; it predates the record of '
                       'its pretraining digest, so a changed pretraining config cannot be '
@@ -239,8 +240,7 @@ def run_one(cfg_path: str, seed: int, work_dir: str, threads: int, extra: List[s
             else:
                 print(f'reusing {result_file} (same config and seed)', flush=True)
             return record
-        if not allow_retest or record.get('extra') != extra or (
-                'pretraining' in record and record['pretraining'] != pretraining):
+        if not allow_retest or record.get('extra') != extra:
             raise RuntimeError(f'{result_file} was made with another config or options; move it '
                                'away (nothing is overwritten), use another --work-dir, or '
                                '--retest the variant if the change acts at test time only')
