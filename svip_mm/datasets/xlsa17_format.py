@@ -12,6 +12,8 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import scipy.io
 
+from ..utils.finite import non_finite_message
+from ..utils.unique_names import duplicate_names_message
 from .attribute_names import mat_strings
 
 __all__ = [
@@ -130,7 +132,9 @@ def load_xlsa17(res101_file: str, att_splits_file: str) -> Xlsa17Annotations:
 
     Raises:
         FileNotFoundError: a file is missing.
-        Xlsa17FormatError: a field is missing, malformed, of the wrong size or out of range.
+        Xlsa17FormatError: a field is missing, malformed, of the wrong size or out of range;
+            a class name listed twice; a value of ``att`` / ``original_att`` that is NaN, inf
+            or beyond float32's range (the model's dtype).
     """
     res = _loadmat(res101_file, 'res101.mat', 'ann_file', ('image_files', 'labels'))
     spl = _loadmat(att_splits_file, 'att_splits.mat', 'att_splits_file',
@@ -143,6 +147,11 @@ def load_xlsa17(res101_file: str, att_splits_file: str) -> Xlsa17Annotations:
         raise Xlsa17FormatError(f'{res101_file}: {labels.size} labels for {n} image_files; '
                                 'expected one label per image')
     class_names = mat_strings(spl['allclasses_names'])
+    # metainfo, results and figures name classes by name: one name twice is ambiguous
+    duplicates = duplicate_names_message(class_names, f"{att_splits_file}: field "
+                                         "'allclasses_names'")
+    if duplicates:
+        raise Xlsa17FormatError(duplicates)
     c = len(class_names)
     if n and (labels.min() < 1 or labels.max() > c):
         raise Xlsa17FormatError(f'{res101_file}: labels range over [{labels.min()}, '
@@ -155,6 +164,13 @@ def load_xlsa17(res101_file: str, att_splits_file: str) -> Xlsa17Annotations:
         if a.ndim != 2 or a.shape[1] != c:
             raise Xlsa17FormatError(f'{att_splits_file}: {name!r} has shape {a.shape}; expected '
                                     f'K x {c} (attributes x classes, {c} allclasses_names)')
+        # the model reads these in float32: a NaN, inf or |x| > 3.4e38 there makes every score
+        # nan, so refuse it here, where the file and the class can still be named
+        bad = non_finite_message(
+            a, f'{att_splits_file}: field {name!r} (K x C: attributes x classes, 0-based)',
+            axes=('attribute', ('class', class_names)))
+        if bad:
+            raise Xlsa17FormatError(bad)
         atts[name] = a.T
     if atts['att'].shape != atts['original_att'].shape:
         raise Xlsa17FormatError(f'{att_splits_file}: att is {atts["att"].T.shape} but '
