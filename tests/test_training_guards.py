@@ -3,6 +3,8 @@ load_from; --resume finds the latest checkpoint or stops; a run never overwrites
 it did not write; one training run per work dir."""
 import copy
 import hashlib
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -202,3 +204,30 @@ def test_second_run_in_a_work_dir_is_refused(trained, tmp_path):
         holder.wait()
     lock_work_dir(str(work))  # released when its holder died
     unlock_work_dir(str(work))
+
+
+def test_a_killed_run_leaves_no_lock_behind_in_its_forked_workers(tmp_path):
+    """Issue 21.5: DataLoader workers are forked from the training process; a lock they inherit
+    must not outlive the run that took it (`kill -9` used to leave the work dir locked for as
+    long as the orphaned workers lived)."""
+    work = tmp_path / 'w'
+    holder = subprocess.Popen(
+        [sys.executable, '-c', 'import os, sys, time; sys.path.insert(0, sys.argv[2]); '
+         'from svip_mm.engine.work_dir_lock import lock_work_dir; lock_work_dir(sys.argv[1]); '
+         'child = os.fork()\n'
+         'if child == 0:\n    time.sleep(120); os._exit(0)\n'
+         'print(child, flush=True); time.sleep(120)', str(work), str(REPO)],
+        stdout=subprocess.PIPE, text=True)
+    worker = int(holder.stdout.readline())
+    try:
+        with pytest.raises(WorkDirLockedError):  # held while the run lives
+            lock_work_dir(str(work))
+        holder.kill()  # SIGKILL: no cleanup in the run; its forked worker sleeps on
+        holder.wait()
+        os.kill(worker, 0)  # the worker is still alive
+        lock_work_dir(str(work))
+        unlock_work_dir(str(work))
+    finally:
+        os.kill(worker, signal.SIGKILL)
+        holder.kill()
+        holder.wait()
