@@ -345,4 +345,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    from svip_mm.utils.tool_errors import run_tool
+    run_tool(main)

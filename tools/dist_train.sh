@@ -19,6 +19,7 @@ GPUS=$2
 shift 2
 TOOLS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$TOOLS/find_python.sh"
+source "$TOOLS/check_port.sh"
 exec "$PY" -m torch.distributed.run \
     --nnodes="${NNODES:-1}" \
     --node_rank="${NODE_RANK:-0}" \

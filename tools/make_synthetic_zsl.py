@@ -95,4 +95,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    from svip_mm.utils.tool_errors import run_tool
+    run_tool(main)

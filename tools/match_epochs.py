@@ -103,7 +103,7 @@ def match_epochs(reference: Dict[str, float], reference_phase1: int, reference_e
     return dict(budget_s=budget, epochs=epochs, candidate_s=spent)
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--reference', required=True, type=Path, help='timing run work dir')
     parser.add_argument('--reference-phase1', required=True, type=int,
@@ -114,7 +114,7 @@ def main():
     parser.add_argument('--candidate-phase1', required=True, type=int,
                         help='phase-1 epochs of the candidate schedule')
     parser.add_argument('--json', type=Path, help='write the figures here')
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     ref = phase_costs(read_train_rows(args.reference), args.reference_phase1,
                       str(args.reference))
@@ -134,4 +134,5 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    from svip_mm.utils.tool_errors import run_tool
+    run_tool(main)

@@ -72,4 +72,5 @@ def main(argv=None) -> None:
 
 
 if __name__ == '__main__':
-    main()
+    from svip_mm.utils.tool_errors import run_tool
+    run_tool(main)

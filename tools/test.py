@@ -294,4 +294,5 @@ def main(argv=None) -> Dict[str, float]:
 
 
 if __name__ == '__main__':
-    main()
+    from svip_mm.utils.tool_errors import run_tool
+    run_tool(main)

@@ -106,4 +106,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    from svip_mm.utils.tool_errors import run_tool
+    run_tool(main)

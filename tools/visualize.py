@@ -22,6 +22,7 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import torch  # noqa: E402
+from matplotlib.backend_bases import FigureCanvasBase  # noqa: E402
 from mmengine.config import DictAction  # noqa: E402
 
 import svip_mm  # noqa: E402,F401
@@ -62,6 +63,12 @@ def parse_args(argv=None):
             parser.error(f'{what} not found: {path}')
     if args.mask not in ('auto', 'none') and not osp.isfile(args.mask):
         parser.error(f'--mask {args.mask}: no such file (or use auto / none)')
+    # before the model is built: a wrong --out would fail only after all the work
+    formats = FigureCanvasBase.get_supported_filetypes()
+    ext = osp.splitext(args.out)[1].lstrip('.').lower()
+    if ext not in formats:
+        parser.error(f'--out {args.out}: expected a figure file ending in one of '
+                     f'{", ".join("." + f for f in sorted(formats))}')
     return args
 
 
@@ -86,4 +93,5 @@ def main(argv=None) -> str:
 
 
 if __name__ == '__main__':
-    main()
+    from svip_mm.utils.tool_errors import run_tool
+    run_tool(main)
