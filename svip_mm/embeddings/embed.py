@@ -18,6 +18,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from ..utils.finite import check_finite
 from .backends import OOV, SUBWORD, WordVectors, load_backend
 from .phrases import PhraseRules, _check_names, attribute_words
 
@@ -123,6 +124,10 @@ def embed_attributes(names: Sequence[str],
             if vec.shape != (dim,):
                 raise ValueError(f'backend {backend.name} returned a vector of shape {vec.shape} '
                                  f'for {w!r}, expected ({dim},)')
+            # a NaN in the vectors file would reach the model as a nan context token and be
+            # blamed on a loss; name the file and the word instead
+            check_finite(vec, f'{_source(backend)}: the vector of the word {w!r} (in attribute '
+                         f'{i} {name!r})', axes=('dimension', ))
             used.append(w)
             if status == SUBWORD:
                 subword.append(w)
@@ -149,6 +154,9 @@ def embed_attributes(names: Sequence[str],
                 msg, [(i, names[i], entries[i]['phrase']) for i in missing])
         warnings.warn(msg + '; their rows are zero (on_missing=zero)', stacklevel=2)
 
+    # each word is finite, but a sum of large ones may still overflow float32
+    check_finite(matrix, f'the attribute embeddings from {_source(backend)} [K, dim]',
+                 axes=(('attribute', names), 'dimension'))
     if l2_normalize:
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         np.divide(matrix, norms, out=matrix, where=norms > 0)
@@ -168,6 +176,12 @@ def embed_attributes(names: Sequence[str],
         'attributes': entries,
     }
     return matrix, report
+
+
+def _source(backend: WordVectors) -> str:
+    """The backend's name and, when it has one, the file its vectors came from."""
+    source = getattr(backend, 'source', None)
+    return f'word vectors {backend.name}' + (f' ({source})' if source else '')
 
 
 def report_path_for(out_path: Union[str, os.PathLike]) -> Path:

@@ -6,6 +6,7 @@ e = p2t(v2p(w)^T): the [K, d_w] attribute word vectors w are projected to the pa
 (p2t: [C, K] -> [C, u*u]). Ablations: a randomly initialised free token instead of word
 vectors (``context_init='random'``), or no token at all (``context_mode='drop'``).
 """
+import os
 from typing import Optional
 
 import numpy as np
@@ -14,6 +15,7 @@ import torch.nn as nn
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
+from ...utils.finite import check_finite
 from ..utils.arrays import ArrayLike, read_array
 from ..utils.choices import check_choice
 
@@ -23,10 +25,20 @@ CONTEXT_INITS = ('word_vectors', 'random')
 
 
 def read_word_vectors(word_vectors: ArrayLike) -> torch.Tensor:
-    """A [K, d] float32 tensor from an array, a nested list or a ``.npy`` path."""
+    """A [K, d] float32 tensor from an array, a nested list or a ``.npy`` path.
+
+    Raises:
+        ValueError: not 2-D; a NaN, inf or float32-overflowing value (named with the file,
+            attribute row and dimension: the context token would make every loss nan).
+    """
     hint = ('expected a .npy array [num_attributes, dim], see '
             'tools/extract_attribute_embeddings.py')
-    tensor = torch.as_tensor(read_array(word_vectors, 'word-vector', hint).astype(np.float32))
+    array = read_array(word_vectors, 'word-vector', hint)
+    source = (f'word-vector file {os.fspath(word_vectors)}'
+              if isinstance(word_vectors, (str, os.PathLike)) else 'word-vector array')
+    if array.ndim == 2:  # checked before the float32 cast, where 1e39 would become inf
+        check_finite(array, f'{source} [num_attributes, dim]', axes=('attribute', 'dimension'))
+    tensor = torch.as_tensor(array.astype(np.float32))
     if tensor.ndim != 2:
         raise ValueError(f'word vectors must be a 2-D array [num_attributes, dim], got shape '
                          f'{tuple(tensor.shape)}')
