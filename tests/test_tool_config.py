@@ -38,3 +38,33 @@ def test_train_tool_stops_before_doing_anything(tmp_path):
     assert proc.returncode != 0 and 'Traceback' not in proc.stderr
     assert "--cfg-options tarin_cfg.max_epochs: the config has no 'tarin_cfg'" in proc.stderr
     assert not (tmp_path / 'w').exists() and not (tmp_path / 'data').exists()
+
+
+@pytest.mark.parametrize('value', [-1, 0])
+def test_a_run_of_no_epochs_is_refused(value):
+    """Issue 21.8: max_epochs=-1 used to train nothing, test an untrained model and exit 0."""
+    with pytest.raises(SystemExit, match=f'train_cfg.max_epochs is {value}; expected a whole '
+                                         'number >= 1'):
+        load_tool_config(CONFIG, {'train_cfg.max_epochs': value}, 'none', None)
+
+
+def test_a_run_of_no_iterations_is_refused(tmp_path):
+    config = tmp_path / 'by_iter.py'
+    config.write_text(f'_base_ = [{CONFIG!r}]\n'
+                      'train_cfg = dict(_delete_=True, by_epoch=False, max_iters=0)\n')
+    with pytest.raises(SystemExit, match='train_cfg.max_iters is 0; expected a whole number'):
+        load_tool_config(str(config), None, 'none', None)
+    config.write_text(f'_base_ = [{CONFIG!r}]\n'
+                      'train_cfg = dict(_delete_=True, by_epoch=False, max_iters=3)\n')
+    assert load_tool_config(str(config), None, 'none', None).train_cfg.max_iters == 3
+
+
+def test_no_epochs_is_accepted_to_test_loaded_weights():
+    """The attention probe of tools/run_ablation.py tests a pretrained backbone untrained."""
+    probe = str(REPO / 'configs/pretrained/svip_vit_synthetic_pretrained_attention.py')
+    assert load_tool_config(probe, None, 'none', None).train_cfg.max_epochs == 0
+    with pytest.raises(SystemExit, match='train_cfg.max_epochs is -1'):
+        load_tool_config(probe, {'train_cfg.max_epochs': -1}, 'none', None)
+    cfg = load_tool_config(CONFIG, {'train_cfg.max_epochs': 0, 'load_from': 'a.pth'}, 'none',
+                           None)
+    assert cfg.train_cfg.max_epochs == 0

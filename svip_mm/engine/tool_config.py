@@ -1,4 +1,6 @@
-"""The config handling that tools/train.py and tools/test.py share."""
+"""The config handling that tools/train.py and tools/test.py share: read the config, refuse
+``--cfg-options`` keys nobody would read and a training length that trains nothing, set the
+launcher and the work dir, and use svip_mm's checkpoint hook."""
 import difflib
 import inspect
 import os.path as osp
@@ -15,11 +17,17 @@ _TOOL_KEYS = {'data_preparation', 'custom_imports'}
 def load_tool_config(config: str, cfg_options: Optional[dict], launcher: str,
                      work_dir: Optional[str]) -> Config:
     """Read ``config``, apply ``--cfg-options``, and set the launcher and the work dir
-    (``--work-dir``, else the config's, else ``work_dirs/<config name>``)."""
+    (``--work-dir``, else the config's, else ``work_dirs/<config name>``).
+
+    Raises:
+        SystemExit: a ``--cfg-options`` key nobody reads (:func:`check_cfg_options`), or a
+            training length that trains nothing (:func:`check_training_length`).
+    """
     cfg = Config.fromfile(config)
     if cfg_options:
         check_cfg_options(cfg, cfg_options)
         cfg.merge_from_dict(cfg_options)
+    check_training_length(cfg)
     cfg.launcher = launcher
     if work_dir:
         cfg.work_dir = work_dir
@@ -36,6 +44,45 @@ def use_svip_checkpoint_hook(cfg: Config) -> None:
     hook = (cfg.get('default_hooks') or {}).get('checkpoint')
     if hook is not None and hook.get('type') in ('CheckpointHook', 'mmengine.CheckpointHook'):
         hook['type'] = 'SVIPCheckpointHook'
+
+
+def check_training_length(cfg: Config) -> None:
+    """Refuse ``train_cfg.max_epochs`` / ``train_cfg.max_iters`` that train nothing.
+
+    MMEngine's loops take ``max_epochs=-1`` or ``0`` and train nothing; tools/train.py would
+    then test the untrained model and exit 0, as if the run had worked. A negative value is
+    always refused; 0 only where the model loads no weights: with ``load_from`` or a
+    ``Pretrained`` init_cfg, a 0-epoch run is the way to test loaded weights as they are
+    (``configs/pretrained/svip_vit_synthetic_pretrained_attention.py``).
+
+    Raises:
+        SystemExit: naming the key, its value and what is expected.
+    """
+    train_cfg = cfg.get('train_cfg') or {}
+    for key, unit in (('max_epochs', 'epochs'), ('max_iters', 'iterations')):
+        if key not in train_cfg:
+            continue
+        value = train_cfg[key]
+        whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+        if isinstance(value, bool) or not whole or value < 0 or \
+                (value == 0 and not _loads_weights(cfg)):
+            raise SystemExit(
+                f'train_cfg.{key} is {value!r}; expected a whole number >= 1 (the {unit} to '
+                f'train): a run of {value!r} {unit} trains nothing, and its test would measure '
+                'an untrained model. (0 is accepted where the model loads weights, through '
+                "load_from or an init_cfg of type 'Pretrained', to test them as they are.)")
+
+
+def _loads_weights(cfg: Config) -> bool:
+    """Whether the model of ``cfg`` starts from weights: ``load_from`` or a Pretrained
+    init_cfg anywhere in ``cfg.model``."""
+    def pretrained(node) -> bool:
+        if isinstance(node, dict):
+            return node.get('type') == 'Pretrained' or any(map(pretrained, node.values()))
+        if isinstance(node, (list, tuple)):
+            return any(map(pretrained, node))
+        return False
+    return bool(cfg.get('load_from')) or pretrained(cfg.get('model'))
 
 
 def check_cfg_options(cfg: Config, cfg_options: dict) -> None:
