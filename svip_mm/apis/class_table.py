@@ -23,6 +23,8 @@ import numpy as np
 import torch
 
 from ..models.heads.class_table import normalise_class_attributes
+from ..utils.finite import check_finite
+from ..utils.unique_names import check_unique_names
 
 __all__ = ['ClassTable', 'load_class_table', 'normalise_rows']
 
@@ -65,11 +67,13 @@ class ClassTable:
             attribute_matrix: ``[C, K]`` attribute values (array, tensor or nested list).
             num_attributes: the model's ``K``.
             unseen: one bool for all classes, or one per class.
+            source: where the table came from, for errors and ``classes.source``.
             normalise: L2-normalise the rows (False when they already are, e.g. the head's
                 own buffer).
 
         Raises:
-            ValueError: naming the field, its value and what was expected.
+            ValueError: naming the field, its value and what was expected: a wrong shape, a
+                NaN, inf or beyond-float32 value, a name given twice, an all-zero row.
         """
         if isinstance(attribute_matrix, torch.Tensor):
             attribute_matrix = attribute_matrix.detach().cpu().numpy()
@@ -85,15 +89,14 @@ class ClassTable:
                              f'{num_attributes}] (the model has {num_attributes} attributes)')
         if att.shape[0] == 0:
             raise ValueError('attribute_matrix has no rows; expected at least one class')
-        if not np.isfinite(att).all():
-            bad = int(np.argwhere(~np.isfinite(att))[0][0])
-            label = str(names[bad]) if bad < len(names) else '?'
-            raise ValueError(f'attribute_matrix row {bad} ({label!r}) holds NaN or inf values; '
-                             'expected finite numbers')
         names = [str(n) for n in names]
+        # in float32, the head's dtype: 1e39 is finite here but inf (then nan scores) there
+        check_finite(att, f'attribute_matrix of the class table ({source})',
+                     axes=(('class', names), 'attribute'))
         if len(names) != att.shape[0]:
             raise ValueError(f'{len(names)} class names for {att.shape[0]} attribute rows; '
                              'expected one name per row')
+        check_unique_names(names, f'class table ({source})')
         zero = np.flatnonzero(np.abs(att).sum(1) == 0)
         if zero.size:
             raise ValueError(f'class {names[zero[0]]!r} (row {zero[0]}) has an all-zero '
@@ -109,7 +112,9 @@ class ClassTable:
         return cls(names, rows, flags, source)
 
     def extended(self, other: 'ClassTable') -> 'ClassTable':
-        """This table followed by ``other``'s classes."""
+        """This table followed by ``other``'s classes (their names must all differ)."""
+        check_unique_names(self.names + other.names,
+                           f'class table {self.source} extended by {other.source}')
         return ClassTable(self.names + other.names, torch.cat([self.rows, other.rows]),
                           np.concatenate([self.unseen, other.unseen]),
                           f'{self.source} + {other.source}')
@@ -148,7 +153,9 @@ def load_class_table(path: str, attribute_names: Optional[Sequence[str]] = None,
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: an unknown extension or a malformed table (naming the row and column).
+        ValueError: an unknown extension or a malformed table (naming the row and column):
+            a value that is not a number, NaN, inf or beyond float32's range; a class name
+            given twice (naming its lines).
     """
     path = os.fspath(path)
     if not osp.isfile(path):
@@ -164,6 +171,9 @@ def load_class_table(path: str, attribute_names: Optional[Sequence[str]] = None,
                  [f'class_{i}' for i in range(matrix.shape[0])])
         if len(names) != matrix.shape[0]:
             raise ValueError(f'{path}: {matrix.shape[0]} rows but {len(names)} class names')
+        check_unique_names(names, f'{path}: the class names of its rows')
+        check_finite(matrix, f'{path} [num_classes, num_attributes]',
+                     axes=(('class', names), 'attribute'))
         return names, matrix.astype(np.float64), None
     if ext != '.csv':
         raise ValueError(f'{path}: unknown class-table extension {ext!r}; expected .csv or .npy')
@@ -190,21 +200,27 @@ def load_class_table(path: str, attribute_names: Optional[Sequence[str]] = None,
                 raise ValueError(f'{path}: attribute column {i + 1} is named {got[i]!r} but the '
                                  f'model\'s attribute {i} is {want[i]!r}; expected the model\'s '
                                  'attribute names in its order (or no header)')
-    names, values, flags = [], [], []
+    names, values, flags, lines = [], [], [], []
     for n, row in enumerate(rows, start=2 if header is not None else 1):
         cols = attr_cols if attr_cols is not None else list(range(1, len(row)))
         if header is not None and len(row) != len(header):
             raise ValueError(f'{path}, line {n}: {len(row)} columns; the header has '
                              f'{len(header)}')
         names.append(row[0].strip())
+        lines.append(n)
         try:
             values.append([float(row[i]) for i in cols])
         except ValueError:
             bad = next(row[i] for i in cols if not _is_number(row[i]))
             raise ValueError(f'{path}, line {n}: attribute value {bad!r} is not a number') \
                 from None
+        # float('nan'), 'inf' and '1e39' all parse; the float32 model would score them nan
+        check_finite(values[-1], f'{path}, line {n} (class {names[-1]!r})',
+                     axes=(('attribute', None if header is None else
+                            [header[i] for i in cols]), ))
         if unseen_col is not None:
             flags.append(_parse_flag(row[unseen_col], f'{path}, line {n}'))
+    check_unique_names(names, path, positions=lines, position_label='lines')
     widths = {len(v) for v in values}
     if len(widths) != 1:
         raise ValueError(f'{path}: rows have different numbers of attribute values '

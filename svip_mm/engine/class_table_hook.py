@@ -5,6 +5,8 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmpretrain.registry import HOOKS
 
+from ..utils.finite import check_finite
+
 REQUIRED_KEYS = ('class_attributes', 'seen_classes')
 
 
@@ -40,6 +42,12 @@ class ZSLClassTableHook(Hook):
                 f'{type(dataset).__name__} has {att.shape[0]} classes x {att.shape[1]} '
                 f'attributes but the model head expects {head.num_classes} x '
                 f'{head.num_attributes}; set num_classes / num_attributes in the config')
+        # named with the dataset and its class names (the head's own check cannot name them)
+        source = getattr(dataset, 'att_splits_file', None)
+        check_finite(att, f"{type(dataset).__name__} metainfo 'class_attributes' [num_classes, "
+                     f"num_attributes]{f' (from {source})' if source else ''}",
+                     axes=(('class', meta.get('classes')), ('attribute',
+                                                            meta.get('attribute_names'))))
         head.set_class_attributes(att, meta['seen_classes'], meta.get('attribute_group_ids'))
 
     def before_train(self, runner) -> None:

@@ -5,6 +5,7 @@ from typing import List, Optional, Sequence, Tuple
 import torch
 from mmpretrain.structures import DataSample
 
+from ...utils.finite import check_finite
 from ..utils.arrays import ArrayLike, read_array
 
 UNSEEN_LABELS = 'only seen classes may be used for training in zero-shot learning'
@@ -76,9 +77,17 @@ class ClassTableMixin:
 
     def set_class_attributes(self, class_attributes: ArrayLike, seen_classes: Sequence[int],
                              attribute_group_ids: Optional[ArrayLike] = None) -> None:
-        """Store the [num_classes, K] class attribute matrix (rows get L2-normalised)."""
-        att = torch.as_tensor(read_array(class_attributes, 'class attribute'),
-                              dtype=torch.float32)
+        """Store the [num_classes, K] class attribute matrix (rows get L2-normalised).
+
+        Raises:
+            ValueError: a wrong shape or seen-class list; a NaN, inf or beyond-float32 value
+                (it would make every class score nan).
+        """
+        array = read_array(class_attributes, 'class attribute')
+        # before the float32 cast, where 1e39 would become inf
+        check_finite(array, 'class attributes [num_classes, num_attributes]',
+                     axes=('class', 'attribute'))
+        att = torch.as_tensor(array, dtype=torch.float32)
         if tuple(att.shape) != (self.num_classes, self.num_attributes):
             raise ValueError(f'class attributes have shape {tuple(att.shape)}; expected '
                              f'[num_classes, num_attributes] = '
@@ -95,6 +104,15 @@ class ClassTableMixin:
         self._set_seen_index()
         if attribute_group_ids is not None:
             self.set_attribute_groups(attribute_group_ids)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        """``nn.Module`` loading, refusing a checkpoint whose class table holds a NaN, an inf
+        or a beyond-float32 value (the scores of every image would be nan)."""
+        key = prefix + 'class_attributes'
+        if key in state_dict:
+            check_finite(state_dict[key], f'checkpoint buffer {key!r} [num_classes, '
+                         'num_attributes]', axes=('class', 'attribute'))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def set_attribute_groups(self, attribute_group_ids: ArrayLike) -> None:
         """Store the [K] group index per attribute (negative = in no group)."""
