@@ -20,7 +20,8 @@ from mmengine.runner import Runner
 
 import svip_mm  # noqa: F401
 from svip_mm.engine import prepare_data
-from svip_mm.evaluation import OFFICIAL_GAMMAS, evaluate_zsl
+from svip_mm.evaluation import (OFFICIAL_GAMMAS, calibrate_gamma, evaluate_zsl, gamma_option,
+                                holdout_split)
 from tiny_config import tiny_cfg as shared_tiny_cfg
 
 REPO = Path(__file__).resolve().parents[1]
@@ -161,7 +162,6 @@ def test_bad_arguments(trained, tmp_path):
 
 # ---------------------------------------------------------------------------- calibration
 def test_calibrate_gamma_on_planted_scores():
-    cal = load_tool('calibrate')
     # classes: train {0, 1}, val {2, 3}, real unseen 4 (no part in calibration)
     rows = np.array([
         [0.8, 0.0, 0.195, 0.005],  # label 0: seen beats unseen by 0.605
@@ -171,7 +171,7 @@ def test_calibrate_gamma_on_planted_scores():
     ])
     scores = np.concatenate([rows, np.zeros((4, 1))], axis=1)
     scores[0] = np.r_[rows[0] * 0.1, 0.9]  # mass on class 4: dropped, then renormalised
-    res = cal.calibrate_gamma(scores, [0, 1, 2, 3], [0, 1], [2, 3])
+    res = calibrate_gamma(scores, [0, 1, 2, 3], [0, 1], [2, 3])
     # U = 100 once gamma > 0.205, S = 100 while gamma < 0.605: H = 100 on [0.21, 0.60]
     assert res['best_range'] == pytest.approx([0.21, 0.60])
     assert res['gamma'] == pytest.approx(0.40)  # middle of the run
@@ -179,36 +179,34 @@ def test_calibrate_gamma_on_planted_scores():
     assert res['at_zero'] == dict(U=0.0, S=100.0, H=0.0)
     assert res['zsl_top1'] == 100.0 and len(res['sweep']['gamma']) == len(OFFICIAL_GAMMAS)
     with pytest.raises(ValueError, match='overlap'):
-        cal.calibrate_gamma(scores, [0, 1, 2, 3], [0, 1], [1, 2, 3])
+        calibrate_gamma(scores, [0, 1, 2, 3], [0, 1], [1, 2, 3])
     with pytest.raises(ValueError, match='neither train nor val'):
-        cal.calibrate_gamma(scores, [0, 1, 2, 4], [0, 1], [2, 3])
+        calibrate_gamma(scores, [0, 1, 2, 4], [0, 1], [2, 3])
 
 
 def test_gamma_option_names_the_gzsl_metric():
-    cal = load_tool('calibrate')
-    assert cal._gamma_option(dict(type='GZSLMetric')) == 'test_evaluator.gamma'
-    assert cal._gamma_option([dict(type='PatchSelectionMetric'),
-                              dict(type='GZSLMetric')]) == 'test_evaluator.1.gamma'
-    assert (cal._gamma_option(dict(metrics=[dict(type='GZSLMetric')])) ==
+    assert gamma_option(dict(type='GZSLMetric')) == 'test_evaluator.gamma'
+    assert gamma_option([dict(type='PatchSelectionMetric'),
+                         dict(type='GZSLMetric')]) == 'test_evaluator.1.gamma'
+    assert (gamma_option(dict(metrics=[dict(type='GZSLMetric')])) ==
             'test_evaluator.metrics.0.gamma')
 
 
 def test_holdout_split_is_seeded_per_class():
-    cal = load_tool('calibrate')
     labels = [0] * 10 + [1] * 5 + [2]
-    a = cal.holdout_split(labels, [0, 1, 2], 0.2, seed=0)
+    a = holdout_split(labels, [0, 1, 2], 0.2, seed=0)
     assert sorted(a['train'] + a['heldout']) == list(range(16))
     held = np.array(labels)[a['heldout']]
     assert (held == 0).sum() == 2 and (held == 1).sum() == 1 and (held == 2).sum() == 0
-    assert a == cal.holdout_split(labels, [0, 1, 2], 0.2, seed=0)
-    assert a != cal.holdout_split(labels, [0, 1, 2], 0.2, seed=1)
+    assert a == holdout_split(labels, [0, 1, 2], 0.2, seed=0)
+    assert a != holdout_split(labels, [0, 1, 2], 0.2, seed=1)
     # a class's choice does not depend on the other classes
-    b = cal.holdout_split(labels[:10], [0], 0.2, seed=0)
+    b = holdout_split(labels[:10], [0], 0.2, seed=0)
     assert b['heldout'] == [i for i in a['heldout'] if i < 10]
     with pytest.raises(ValueError, match='fraction'):
-        cal.holdout_split(labels, [0, 1, 2], 1.0)
+        holdout_split(labels, [0, 1, 2], 1.0)
     with pytest.raises(ValueError, match=r'classes \[2\]'):
-        cal.holdout_split(labels, [0, 1], 0.2)
+        holdout_split(labels, [0, 1], 0.2)
 
 
 def test_calibrate_prepare_train_gamma(trained):

@@ -38,7 +38,6 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import numpy as np  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.dist import get_rank  # noqa: E402
-from mmengine.evaluator import BaseMetric  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import svip_mm  # noqa: E402,F401
@@ -46,13 +45,10 @@ from svip_mm.engine import init_distributed, prepare_data  # noqa: E402
 from svip_mm.engine.checkpoint_hook import CheckpointMismatchError  # noqa: E402
 from svip_mm.engine.safe_checkpoint import CheckpointReadError  # noqa: E402
 from svip_mm.engine.tool_config import load_tool_config  # noqa: E402
-from svip_mm.evaluation import GZSLMetric  # noqa: E402
+from svip_mm.evaluation import GZSLMetric, PredictionCollector  # noqa: E402
+from svip_mm.evaluation.test_table import format_test_table as format_table  # noqa: E402
 
 OUT_KINDS = {'.json': 'metrics', '.pkl': 'predictions', '.pickle': 'predictions'}
-# fields copied from each predicted sample into the predictions file (when present)
-PRED_FIELDS = ('gt_label', 'is_unseen', 'pred_score', 'pred_label', 'pred_attributes',
-               'keep_mask', 'selector_prob', 'attention_unit_scores')
-SCALAR_FIELDS = ('gt_label', 'pred_label', 'is_unseen')
 # the tables the metrics log themselves; the tool prints one table with all of it instead
 METRIC_TABLE_PREFIXES = ('GZSL evaluation:', 'Patch selection on ')
 
@@ -125,111 +121,11 @@ def build_cfg(args) -> Config:
     return cfg
 
 
-class PredictionCollector(BaseMetric):
-    """Keeps every predicted sample's fields (:data:`PRED_FIELDS`, ``img_path``) as numpy
-    arrays / Python scalars; reports no metric. After the test, ``collected`` holds the list
-    (on rank 0) in dataset order."""
-    default_prefix = ''
-
-    def __init__(self) -> None:
-        super().__init__(collect_device='cpu')
-        self.collected: List[dict] = []
-
-    def process(self, data_batch, data_samples) -> None:
-        for sample in data_samples:
-            record = {}
-            if 'img_path' in sample:
-                record['img_path'] = sample['img_path']
-            for key in PRED_FIELDS:
-                if key in sample:
-                    record[key] = _plain(sample[key], scalar=key in SCALAR_FIELDS)
-            self.results.append(record)
-
-    def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
-        self.collected = list(results)
-        return {}
-
-
-def _plain(value, scalar: bool = False):
-    """Tensors -> numpy (float32 for floating point); with ``scalar`` a one-element value
-    becomes a Python int / bool."""
-    if hasattr(value, 'detach'):
-        value = value.detach().cpu()
-        value = (value.float() if value.is_floating_point() else value).numpy()
-    if scalar and np.size(value) == 1:
-        return np.asarray(value).reshape(-1)[0].item()
-    return value
-
-
 class _DropMetricTables(logging.Filter):
     """Hides the metrics' own logged tables on the console (the log file keeps them)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not str(record.getMessage()).startswith(METRIC_TABLE_PREFIXES)
-
-
-def _fmt(value: Optional[float], spec: str = '8.2f') -> str:
-    width = int(spec.lstrip('+-').split('.')[0] or 0)
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return '-'.rjust(width)
-    return format(value, spec)
-
-
-def format_table(metrics: Dict[str, float], gamma: Optional[float] = None,
-                 n_seen: Optional[int] = None, n_unseen: Optional[int] = None,
-                 title: str = 'Test') -> str:
-    """One table of the test metrics: the GZSL blocks, then the patch-selection figures,
-    then any other metric.
-
-    Args:
-        metrics: as returned by ``Runner.test()`` (keys of ``GZSLMetric`` and
-            ``PatchSelectionMetric``; others are listed at the end).
-        gamma: the honest block's calibration (``GZSLMetric.gamma``), shown in its row.
-        n_seen, n_unseen: test-seen / test-unseen sample counts for the title.
-        title: the first line.
-    """
-    counts = ''
-    if n_seen is not None:
-        counts = f': {n_seen} test-seen + {n_unseen} test-unseen images'
-    lines = [f'{title}{counts}', 'ZSL / GZSL, per-class mean top-1 (%)',
-             f"  {'block':<9}{'gamma':>8}{'T1':>8}{'U':>8}{'S':>8}{'H':>8}"]
-    notes = dict(honest='gamma from the config: the result to quote',
-                 oracle='UPPER BOUND: gamma tuned on the test set, not a result',
-                 official='official SVIP protocol (gamma tuned on the test set, per-SAMPLE '
-                 'accuracy): only for parity with published tables')
-    shown = set()
-    for block, prefix in (('honest', 'gzsl'), ('oracle', 'oracle'), ('official', 'official')):
-        if f'{prefix}/H' not in metrics:
-            continue
-        keys = [f'{prefix}/{k}' for k in ('U', 'S', 'H', 'gamma')]
-        t1 = metrics.get('zsl/top1') if block == 'honest' else None
-        row_gamma = gamma if block == 'honest' else metrics.get(f'{prefix}/gamma')
-        if block == 'honest':
-            keys.append('zsl/top1')
-        shown.update(keys)
-        lines.append(f'  {block:<9}{_fmt(row_gamma, "+8.3f")}{_fmt(t1)}'
-                     f'{_fmt(metrics[prefix + "/U"])}{_fmt(metrics[prefix + "/S"])}'
-                     f'{_fmt(metrics[prefix + "/H"])}   {notes[block]}')
-    selection = {k: v for k, v in metrics.items() if k.startswith('selection/')}
-    if selection:
-        shown.update(selection)
-        lines.append('Patch selection vs ground-truth masks (AUROC for "background unit"; '
-                     'precision of the kept set on foreground units, %)')
-        lines.append(f"  {'scorer':<11}{'AUROC':>8}{'prec.':>8}")
-        for who in ('selector', 'attention'):
-            if f'selection/{who}_auroc' in selection:
-                lines.append(f'  {who:<11}{_fmt(selection[f"selection/{who}_auroc"], "8.3f")}'
-                             f'{_fmt(selection[f"selection/{who}_precision"], "8.1f")}')
-        sel = {k.split('/', 1)[1]: _fmt(v, '.1f') for k, v in selection.items()}
-        lines.append(f"  precision by chance {sel.get('chance_precision', '-')}, best possible "
-                     f"{sel.get('max_precision', '-')}; {sel.get('background_units', '-')}% of "
-                     'units are background')
-    others = {k: v for k, v in metrics.items() if k not in shown}
-    if others:
-        lines.append('Other metrics')
-        lines.extend(f'  {k}: {v:.4g}' if isinstance(v, float) else f'  {k}: {v}'
-                     for k, v in sorted(others.items()))
-    return '\n'.join(lines)
 
 
 def _json_safe(value):

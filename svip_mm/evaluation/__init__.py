@@ -8,12 +8,20 @@
   (:func:`patch_selection_scores`, :func:`binary_auroc`, ...) work on numpy arrays.
 - :class:`AttributeGroupMetric` (registered): per-attribute-group accuracy (argmax within each
   group of alternatives) of the predicted attribute vector, on test-unseen and test-seen images.
+- :class:`PredictionCollector`: keeps every predicted sample of a test run (``tools/test.py
+  --out F.pkl``, calibration).
+- :mod:`.calibration`: the calibration gamma chosen without the test set
+  (:func:`holdout_split`, :func:`calibrate_gamma`, :func:`gamma_option`).
+- :mod:`.test_table`: the table ``tools/test.py`` prints (:func:`format_test_table`).
 """
 from .attribute_group_metric import AttributeGroupMetric
+from .calibration import calibrate_gamma, gamma_option, holdout_split
 from .gzsl_metric import GZSLMetric
 from .patch_selection_metric import (PatchSelectionMetric, binary_auroc, kept_precision,
                                      patch_selection_scores, per_image_auroc, topk_keep,
                                      unit_foreground_fraction)
+from .prediction_collector import PredictionCollector
+from .test_table import format_test_table
 from .zsl_accuracy import (BLOCKS, OFFICIAL_GAMMAS, best_gamma, calibrated_predict,
                            check_class_split, check_zsl_inputs, evaluate_zsl, gzsl_accuracy,
                            gzsl_sweep, harmonic_mean, per_class_accuracy, per_sample_accuracy,
@@ -24,5 +32,6 @@ __all__ = [
     'check_class_split', 'check_zsl_inputs', 'evaluate_zsl', 'gzsl_accuracy', 'gzsl_sweep',
     'harmonic_mean', 'per_class_accuracy', 'per_sample_accuracy', 'zsl_top1',
     'PatchSelectionMetric', 'binary_auroc', 'kept_precision', 'patch_selection_scores',
-    'per_image_auroc', 'topk_keep', 'unit_foreground_fraction', 'AttributeGroupMetric'
+    'per_image_auroc', 'topk_keep', 'unit_foreground_fraction', 'AttributeGroupMetric',
+    'PredictionCollector', 'calibrate_gamma', 'gamma_option', 'holdout_split', 'format_test_table'
 ]
