@@ -43,7 +43,9 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS, TRANSFORMS
 
+from ..utils.finite import check_finite
 from ..utils.safe_checkpoint import load_checkpoint_file
+from ..utils.unique_names import check_unique_names
 from ..models.utils import check_unit_grid
 from .class_table import ClassTable, load_class_table
 
@@ -99,7 +101,9 @@ class SVIPInferencer:
 
     The model's class table (the head's ``class_attributes`` and ``seen_mask`` buffers, or
     the checkpoint's ``dataset_meta`` when the buffers were never set) is the default; see
-    :meth:`set_classes` to score other classes.
+    :meth:`set_classes` to score other classes. A checkpoint whose class table or word
+    vectors hold a NaN, an inf or a value beyond float32, or whose class names repeat, is
+    refused (``ValueError`` naming the checkpoint, field, class / attribute and value).
 
     Attributes:
         model: the :class:`SVIPClassifier` in eval mode on ``device``.
@@ -121,7 +125,9 @@ class SVIPInferencer:
         self.cfg = cfg
         init_default_scope(cfg.get('default_scope', 'mmpretrain'))
         ckpt = _read_checkpoint(checkpoint)
+        self.checkpoint = os.fspath(checkpoint)
         self.dataset_meta = ckpt['dataset_meta']
+        self._check_checkpoint_numbers(ckpt['state_dict'])
         self.model = self._build_model(cfg, ckpt['state_dict'], word_vectors, checkpoint)
         self.model.to(torch.device(device)).eval()
         self.model.predict_attention = False  # the attention pass is only for figures
@@ -133,6 +139,23 @@ class SVIPInferencer:
         self._build_pipelines(cfg)
 
     # ------------------------------------------------------------ construction
+    def _check_checkpoint_numbers(self, state: Dict[str, torch.Tensor]) -> None:
+        """Refuse a checkpoint whose class table or word vectors (buffers or
+        ``dataset_meta['class_attributes']``) hold a NaN, an inf or a beyond-float32 value,
+        naming the checkpoint, the field, the class / attribute and the value: every score
+        would be nan."""
+        meta = self.dataset_meta
+        classes, attributes = meta.get('classes'), meta.get('attribute_names')
+        fields = [('head.class_attributes', state.get('head.class_attributes'),
+                   (('class', classes), ('attribute', attributes))),
+                  ("meta.dataset_meta['class_attributes']", meta.get('class_attributes'),
+                   (('class', classes), ('attribute', attributes))),
+                  ('neck.word_vectors', state.get('neck.word_vectors'),
+                   (('attribute', attributes), 'dimension'))]
+        for field, value, axes in fields:
+            if value is not None and np.ndim(value) == 2:
+                check_finite(value, f'{self.checkpoint}: {field}', axes=axes)
+
     def _build_model(self, cfg: Config, state: Dict[str, torch.Tensor], word_vectors,
                      checkpoint: str):
         model_cfg = copy.deepcopy(cfg.get('model'))
@@ -199,6 +222,8 @@ class SVIPInferencer:
                                  'set_classes(names, attribute_matrix)')
             return None
         names = self._names(class_names, 'classes', int(head.num_classes), 'class')
+        check_unique_names(names, 'the class names given' if class_names is not None else
+                           f"{self.checkpoint}: meta.dataset_meta['classes']")
         return ClassTable(names, head.class_attributes.detach().float().cpu().clone(),
                           (~head.seen_mask).cpu().numpy(), 'checkpoint')
 
@@ -266,7 +291,9 @@ class SVIPInferencer:
             source: a description of where the table came from (``classes.source``).
 
         Raises:
-            ValueError: wrong attribute count, names/rows mismatch, non-finite or all-zero rows.
+            ValueError: wrong attribute count, names/rows mismatch, non-finite (or beyond
+                float32) or all-zero rows, a class name twice (also against the current
+                classes with ``extend``).
         """
         table = ClassTable.build(names, attribute_matrix, self.num_attributes, unseen, source)
         if extend:
@@ -412,7 +439,8 @@ class SVIPInferencer:
         Raises:
             FileNotFoundError: a missing image; ValueError: ``topk`` / ``top_attributes``
             below 1, an image that cannot be read or brought to the input size (the message
-            names it); RuntimeError: no class table.
+            names it), non-finite class or attribute scores (a damaged checkpoint or class
+            table: no nan ranking is returned); RuntimeError: no class table.
         """
         if isinstance(inputs, (str, os.PathLike, np.ndarray)):
             inputs = [inputs]
@@ -435,6 +463,7 @@ class SVIPInferencer:
             with torch.no_grad():
                 attributes, keep, details = self.model.infer(batch['inputs'], with_details=True)
                 scores = self.class_scores(attributes)
+            self._check_scores(scores, attributes, batch['img_paths'], start)
             grid = (batch['inputs'].shape[-2] // self.model.backbone.patch_size,
                     batch['inputs'].shape[-1] // self.model.backbone.patch_size)
             unit_grid = check_unit_grid(grid, self.model.head.unit_size)
@@ -446,6 +475,23 @@ class SVIPInferencer:
                               input_shape=tuple(batch['inputs'].shape[-2:]))
                 results.append(result)
         return results
+
+    def _check_scores(self, scores: torch.Tensor, attributes: torch.Tensor,
+                      paths: Sequence[Optional[str]], start: int = 0) -> None:
+        """Refuse ``[B, C]`` class / ``[B, K]`` attribute scores that are not finite: a nan
+        ranking is no result. The inputs were finite images, so the numbers come from the
+        checkpoint (weights or buffers) or the class table."""
+        bad = ~(torch.isfinite(scores).all(1) & torch.isfinite(attributes).all(1))
+        if not bool(bad.any()):
+            return
+        rows = bad.nonzero().flatten().tolist()
+        names = [repr(paths[i]) if paths[i] is not None else f'image array #{start + i}'
+                 for i in rows[:3]]
+        raise ValueError(
+            f'{len(rows)} of {len(paths)} images got non-finite (NaN or inf) class or '
+            f'attribute scores, e.g. {", ".join(names)}; the checkpoint {self.checkpoint} '
+            f'(its weights or buffers) or the class table (from {self._table.source}) is '
+            'damaged: expected finite numbers (no scores are reported)')
 
     def _result(self, path, scores, attributes, keep, selector_prob, unit_grid, topk,
                 top_attributes) -> dict:
@@ -483,7 +529,9 @@ class SVIPInferencer:
                                  attribute_names=self.attribute_names)
         if self._table is not None:
             attributes = torch.as_tensor(analysis.attribute_scores)[None]
-            analysis.class_scores = self.class_scores(attributes)[0].numpy()
+            scores = self.class_scores(attributes)
+            self._check_scores(scores, attributes, batch['img_paths'])
+            analysis.class_scores = scores[0].numpy()
             analysis.class_names = list(self._table.names)
             analysis.unseen = self._table.unseen.copy()
         return analysis, batch['ori_shapes'][0]
