@@ -7,7 +7,7 @@ from mmengine.logging import MMLogger
 from mmpretrain.registry import METRICS
 
 from .sample_fields import sample_field
-from .zsl_accuracy import BLOCKS, as_numpy, check_class_split, evaluate_zsl
+from .zsl_accuracy import BLOCKS, as_numpy, check_class_split, evaluate_zsl, non_finite_rows
 
 
 def _field(sample: Any, key: str) -> Any:
@@ -26,6 +26,9 @@ class GZSLMetric(BaseMetric):
       classes in the global class order;
     - ``gt_label``: ``[1]`` (or a scalar), the 0-based global class id;
     - ``is_unseen``: bool (or a 0-dim / ``[1]`` tensor), True for a test-unseen sample.
+
+    Scores holding a NaN or an inf are refused with one error saying how many samples have
+    them (a damaged checkpoint or damaged data), never turned into a table.
 
     The seen / unseen class ids come from ``dataset_meta['seen_classes']`` and
     ``dataset_meta['unseen_classes']`` (set by MMEngine from the dataset's metainfo), unless
@@ -164,13 +167,29 @@ class GZSLMetric(BaseMetric):
                      is_unseen=bool(flag[0])))
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
-        """Compute the report blocks from the records of all ranks (see the class doc)."""
+        """Compute the report blocks from the records of all ranks (see the class doc).
+
+        Raises:
+            ValueError: no samples; a sample whose scores hold a NaN or an inf (the message
+                says how many: a damaged checkpoint or damaged data); bad labels or flags.
+        """
         if not results:
             raise ValueError('GZSLMetric: no samples were evaluated')
         seen, unseen = self.class_split()
         scores = np.stack([r['score'] for r in results])
         labels = np.array([r['label'] for r in results], dtype=np.int64)
         is_unseen = np.array([r['is_unseen'] for r in results], dtype=bool)
+        bad = non_finite_rows(scores)
+        if bad.size:
+            # a nan score still gives an argmax, so the table would print numbers; but they
+            # would measure the damage, not the model
+            raise ValueError(
+                f"GZSLMetric: {bad.size} of {len(results)} samples have non-finite "
+                f"'{self.score_key}' (NaN or inf; {int(is_unseen[bad].sum())} of them "
+                f'test-unseen; sample indices {bad.tolist()[:10]}'
+                f'{" ..." if bad.size > 10 else ""}): the checkpoint or the data are damaged '
+                '(a NaN / inf in the weights, the class attributes or the word vectors); '
+                'expected finite scores, so no accuracies are reported')
         try:
             metrics = evaluate_zsl(scores, labels, is_unseen, seen, unseen, gamma=self.gamma,
                                    blocks=self.blocks, oracle_gammas=self.oracle_gammas)

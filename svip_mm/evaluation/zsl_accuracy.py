@@ -29,9 +29,9 @@ from typing import Dict, Iterable, Optional, Sequence, Tuple
 import numpy as np
 
 __all__ = [
-    'OFFICIAL_GAMMAS', 'BLOCKS', 'as_numpy', 'check_class_split', 'check_zsl_inputs',
-    'harmonic_mean', 'per_class_accuracy', 'per_sample_accuracy', 'calibrated_predict',
-    'zsl_top1', 'gzsl_sweep', 'gzsl_accuracy', 'best_gamma', 'evaluate_zsl'
+    'OFFICIAL_GAMMAS', 'BLOCKS', 'as_numpy', 'non_finite_rows', 'check_class_split',
+    'check_zsl_inputs', 'harmonic_mean', 'per_class_accuracy', 'per_sample_accuracy',
+    'calibrated_predict', 'zsl_top1', 'gzsl_sweep', 'gzsl_accuracy', 'best_gamma', 'evaluate_zsl'
 ]
 
 #: The official SVIP sweep: gamma in [-1, 1) in steps of 0.01 (200 values, -1.00 ... 0.99).
@@ -49,6 +49,26 @@ def as_numpy(x) -> np.ndarray:
     if hasattr(x, 'detach'):  # torch.Tensor without importing torch here
         x = x.detach().cpu().numpy()
     return np.asarray(x)
+
+
+def non_finite_rows(scores: np.ndarray) -> np.ndarray:
+    """Indices of the rows of ``[N, C]`` scores that hold a NaN or an inf, ``[M]`` int64."""
+    return np.flatnonzero(~np.isfinite(scores).all(axis=1))
+
+
+def _finite_scores(scores) -> np.ndarray:
+    """``[N, C]`` scores as float64, refusing NaN and inf: argmax would pick a nan's class (or
+    the first one) and every accuracy derived from it would be a number, but a wrong one."""
+    scores = as_numpy(scores).astype(np.float64)
+    # other shapes are left to the callers' own shape checks
+    rows = non_finite_rows(scores) if scores.ndim == 2 else np.zeros(0, np.int64)
+    if rows.size:
+        raise ValueError(f'{len(rows)} of {scores.shape[0]} samples have non-finite scores '
+                         f'(NaN or inf; sample indices {rows.tolist()[:10]}'
+                         f'{" ..." if len(rows) > 10 else ""}); expected finite scores: the '
+                         'model that produced them (its checkpoint) or its input data are '
+                         'damaged')
+    return scores
 
 
 def _as_id_array(ids, name: str) -> np.ndarray:
@@ -140,10 +160,7 @@ def check_zsl_inputs(scores, labels, is_unseen, seen_classes, unseen_classes,
     if c != seen.size + unseen.size:
         raise ValueError(f'scores have {c} classes per sample, expected {seen.size + unseen.size}'
                          f' = {seen.size} seen + {unseen.size} unseen classes')
-    scores = scores.astype(np.float64)
-    if not np.all(np.isfinite(scores)):
-        rows = np.unique(np.nonzero(~np.isfinite(scores))[0])
-        raise ValueError(f'scores contain NaN or inf (sample indices {rows.tolist()[:10]})')
+    scores = _finite_scores(scores)
 
     labels = as_numpy(labels)
     if labels.ndim == 2 and labels.shape[1] == 1:
@@ -258,7 +275,7 @@ def calibrated_predict(scores, seen_classes, gamma: float = 0.0) -> np.ndarray:
     Returns:
         ``[N]`` int64 predicted global class ids.
     """
-    scores = as_numpy(scores).astype(np.float64)
+    scores = _finite_scores(scores)
     shifted = scores.copy()
     shifted[:, _as_id_array(seen_classes, 'seen_classes')] -= gamma
     return shifted.argmax(axis=1)
@@ -283,7 +300,7 @@ def zsl_top1(scores, labels, unseen_classes, per_class: bool = True) -> float:
         unseen_classes: ``[U]`` unseen class ids.
         per_class: per-class mean accuracy (default) or per-sample accuracy.
     """
-    scores = as_numpy(scores).astype(np.float64)
+    scores = _finite_scores(scores)
     labels = as_numpy(labels).reshape(-1).astype(np.int64)
     unseen = np.sort(_as_id_array(unseen_classes, 'unseen_classes'))
     pred, _ = _best_in(scores, unseen)
