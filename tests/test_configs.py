@@ -1,4 +1,5 @@
-"""Every experiment config parses, builds its model, and carries the spec's hyperparameters."""
+"""Every experiment config parses, builds its model, and carries the hyperparameters of
+docs/method.md, section 6."""
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import svip_mm  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[1]
 
-# svip-method.md, section 6: K, keep k, classes, epochs, phase 1 (epochs, lr), phase 2 lr,
+# docs/method.md, section 6: K, keep k, classes, epochs, phase 1 (epochs, lr), phase 2 lr,
 # Adam beta1, selector BCE weight, decorrelation weight (official value applied twice)
 SPEC = {
     'cub': (312, 40, 200, 30, 4, 5e-5, 3e-5, 0.5, 3.0, 0.3 * 0.3),

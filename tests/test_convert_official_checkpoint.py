@@ -1,7 +1,7 @@
 """tools/convert_official_checkpoint.py on a checkpoint written in the official format.
 
-The reference below re-implements the official inference path from the spec (section 4 and
-8): (a, b, c) units, selector sigmoid + k lowest, context token p2t(v2p(w)^T) flattened in
+The reference below re-implements the official inference path from docs/method.md (sections 4
+and 8): (a, b, c) units, selector sigmoid + k lowest, context token p2t(v2p(w)^T) flattened in
 (C, 4) order and added to the other units, explicit attention, head_1 on all 49 units, mean.
 """
 import argparse

@@ -108,5 +108,5 @@ def test_decorrelation_ignores_attributes_in_no_group():
 
 
 def test_decorrelation_default_weight_is_the_released_effective_one():
-    # the released code applies att_dec = 0.3 twice on CUB / SUN (spec, sections 5 and 6)
+    # the released code applies att_dec = 0.3 twice on CUB / SUN (docs/method.md, sections 5 and 6)
     assert AttributeDecorrelationLoss().loss_weight == pytest.approx(0.3 ** 2)

@@ -4,7 +4,7 @@ Issue 13, section 1: on the same weights and the same batch, every loss term of
 ``SVIPClassifier.loss()`` (selector BCE, CE of the source and target passes, KL consistency,
 attribute decorrelation) equals the released training step's within 1e-5.
 
-The released step is re-implemented below from the spec (``svip-method.md``, sections 1-5 and
+The released step is re-implemented below from ``docs/method.md`` (sections 1-5 and
 8), on the official network's tensors (timm ViT keys, ``token_cls``, ``head_1``, ``v2p``,
 ``p2t``), in plain torch, with explicit per-head attention as the released code runs it:
 
@@ -67,7 +67,7 @@ DIM, DEPTH, HEADS, HIDDEN, PATCH, UNIT = 24, 2, 2, 16, 16, 2
 K, KEEP, WORD_DIM = 312, 40, 300  # CUB: 312 attributes, keep 40 of 49
 NUM_CLASSES, SEEN = 10, [0, 2, 3, 5, 7, 8]
 BATCH = 4
-# the released hyperparameters on CUB (spec, sections 5 and 6)
+# the released hyperparameters on CUB (docs/method.md, sections 5 and 6)
 RELEASED = dict(bce_weight=3.0, temperature=20.0, decorrelation_weight=0.3, scale=5.0)
 # the terms svip_mm's loss() returns, and the reference's names for them
 TERMS = {'loss_selector': 'bce', 'loss_ce_src': 'ce_src', 'loss_ce_tgt': 'ce_tgt',

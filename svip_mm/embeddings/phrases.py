@@ -29,7 +29,7 @@ Two named sets of phrase rules (:data:`PHRASE_RULES`, chosen with
   such as GloVe 6B.
 * ``'released'``: the rules of the released SVIP word vectors (word2vec
   GoogleNews 300-d, built by the authors' ``tools/extract_attribute_w2v_*.py``
-  scripts), as recorded in ``svip-method.md`` section 8a; see
+  scripts), as recorded in ``docs/method.md``, section 8.2; see
   :func:`released_phrase`. Together with the GoogleNews ``.bin`` file, the
   ``'word2vec-bin'`` backend and ``reduce='sum'`` they give the vectors the
   paper used.
@@ -228,7 +228,7 @@ def _check_names(names: Sequence[str]) -> List[str]:
 PHRASE_RULES = ('cleaned', 'released')
 
 #: The replacements of the released scripts, per dataset, applied in this order
-#: to the phrase text (``svip-method.md`` section 8a). Unlike the cleaned tables
+#: to the phrase text (``docs/method.md``, section 8.2). Unlike the cleaned tables
 #: they keep AwA2's ``flys``, ``buckteeth``, ``longneck`` and CUB's ``eyering``,
 #: ``eyeline`` as they are.
 RELEASED_REPLACEMENTS: Dict[str, Tuple[Tuple[str, str], ...]] = {
@@ -258,7 +258,7 @@ def released_phrase(name: str, dataset: str) -> str:
     """The phrase the released SVIP scripts build from one attribute name.
 
     Case is kept (GoogleNews word2vec is case sensitive) and nothing else is
-    cleaned. Per dataset (``svip-method.md`` section 8a):
+    cleaned. Per dataset (``docs/method.md``, section 8.2):
 
     * ``'cub'`` (``has_bill_shape::curved_(up_or_down)``): ``::``, ``_`` and
       ``-`` become spaces, everything from ``(`` on is dropped, then the first

@@ -1,4 +1,4 @@
-"""SVIP's two-phase learning-rate schedule (spec, section 6) as an MMEngine hook."""
+"""SVIP's two-phase learning-rate schedule (docs/method.md, section 6) as an MMEngine hook."""
 import math
 from typing import Optional
 

@@ -1,4 +1,5 @@
-"""Converting an official SVIP training checkpoint into an svip_mm checkpoint (spec, section 8).
+"""Converting an official SVIP training checkpoint into an svip_mm checkpoint
+(docs/method.md, section 8).
 
 The official file is ``torch.save({'epoch', 'args', 'best_accs', 'best_stacked_accs',
 'network', 'optimizer', ...})``; ``network`` holds timm-named ViT keys plus ``head_1``

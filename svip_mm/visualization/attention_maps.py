@@ -20,7 +20,7 @@ __all__ = ['draw_attention_maps', 'plot_attention_maps', 'attention_panel_labels
 
 PANEL_INCHES = 2.0
 
-# what each aggregation of the neck computes (spec, section 2), for the panel title
+# what each aggregation of the neck computes (docs/method.md, section 2), for the panel title
 AGGREGATION_TITLES = {
     'rollout': 'attention rollout of all {L} layers',
     'paper': 'paper Eq. 4 over all {L} layers',

@@ -32,7 +32,7 @@ __all__ = ['draw_selection', 'plot_selection', 'selection_panel_labels', 'resize
 PANEL_INCHES = 2.4
 KEPT_COLOR = '#00e000'
 
-# what happens to a unit that is not kept, by the neck's context_mode (spec, section 3)
+# what happens to a unit that is not kept, by the neck's context_mode (docs/method.md, section 3)
 CONTEXT_WORDS = {
     'add': 'get the context token e added',
     'replace': 'are replaced by the context token e',

@@ -22,7 +22,7 @@ data_preprocessor = dict(
     std=[58.395, 57.12, 57.375],
     to_rgb=True)
 
-# svip-method.md section 6: AwA2 resize to 224 x 224 (aspect ratio not kept), no flip.
+# docs/method.md, section 6: AwA2 resize to 224 x 224 (aspect ratio not kept), no flip.
 # Resizing as the released torchvision transforms do it: PIL bilinear, which antialiases when
 # it downscales (mmcv's default cv2 bilinear does not, and aliases on large CUB / SUN images).
 train_pipeline = [
@@ -49,7 +49,7 @@ train_dataloader = dict(
     dataset=dict(type=dataset_type, data_root=data_root, attribute_groups=attribute_groups,
                  split='trainval', pipeline=train_pipeline))
 # GZSL evaluation set: test_seen + test_unseen (each sample carries is_unseen). Validating
-# on it is monitoring only; never select checkpoints on it (zsl-protocol.md).
+# on it is monitoring only; never select checkpoints on it (docs/method.md, section 9).
 val_dataloader = dict(
     batch_size=64,
     num_workers=4,

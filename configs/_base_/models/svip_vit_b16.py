@@ -1,7 +1,7 @@
 # SVIP on ViT-B/16 at 224 px (14x14 patches -> 7x7 units of 2x2), as in the paper.
 # Experiments set: the pretrained weights (backbone init_cfg: a timm hub name, a URL or a
 # local file), num_attributes, num_classes, keep_k, word_vectors and the loss weights
-# (svip-method.md, section 6).
+# (docs/method.md, section 6).
 model = dict(
     type='SVIPClassifier',
     backbone=dict(type='SVIPVisionTransformer', arch='base', img_size=224, patch_size=16),

@@ -1,4 +1,4 @@
-# The official two-phase schedule (svip-method.md, section 6) in MMEngine terms: Adam, one
+# The official two-phase schedule (docs/method.md, section 6) in MMEngine terms: Adam, one
 # optimizer for the whole run, gradient clipping at 1.0; TwoPhaseScheduleHook (listed in the
 # experiment's custom_hooks) sets the per-epoch learning rates of the 'new' and 'pretrained'
 # parameter groups, so no param_scheduler is used. optimizer.lr is phase 2's base lr (the

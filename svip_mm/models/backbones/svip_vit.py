@@ -73,7 +73,7 @@ def explicit_block_forward(block: nn.Module, x: torch.Tensor) -> Tuple[torch.Ten
 
 @MODELS.register_module()
 class SVIPVisionTransformer(BaseModule):
-    """ViT with separate patch-embedding and encoding steps (SVIP spec, sections 1 and 4).
+    """ViT with separate patch-embedding and encoding steps (docs/method.md, sections 1 and 4).
 
     Args:
         arch: a name from :attr:`arch_zoo` or a dict with ``embed_dims``, ``num_layers``,

@@ -1,4 +1,4 @@
-"""SVIP's keep sets: which units each pass keeps as they are (spec, sections 2 and 4).
+"""SVIP's keep sets: which units each pass keeps as they are (docs/method.md, sections 2 and 4).
 
 :class:`SVIPClassifier` asks a keep-set rule three questions: the source pass's keep set
 (which also labels the selector), the target pass's keep set for pooling, and the keep set at

@@ -1,4 +1,5 @@
-"""The SVIP classifier: a two-pass training step and a one-pass prediction (spec, section 4)."""
+"""The SVIP classifier: a two-pass training step and a one-pass prediction
+(docs/method.md, section 4)."""
 from typing import Dict, List, Optional, Tuple
 
 import torch

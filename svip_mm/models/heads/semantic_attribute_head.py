@@ -1,4 +1,4 @@
-"""Attribute head: units -> attribute scores -> class scores (spec, sections 4 and 5)."""
+"""Attribute head: units -> attribute scores -> class scores (docs/method.md, sections 4 and 5)."""
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch

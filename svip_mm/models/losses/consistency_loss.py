@@ -1,4 +1,5 @@
-"""Consistency between the source-pass and target-pass class predictions (spec, section 5)."""
+"""Consistency between the source-pass and target-pass class predictions
+(docs/method.md, section 5)."""
 import math
 
 import torch

@@ -1,4 +1,4 @@
-"""Attribute decorrelation over attribute groups (official code only; spec, section 5)."""
+"""Attribute decorrelation over attribute groups (official code only; docs/method.md, section 5)."""
 import torch
 import torch.nn as nn
 from mmpretrain.registry import MODELS

@@ -1,4 +1,4 @@
-"""Loss of the patch selector against attention-derived unit labels (spec, section 2)."""
+"""Loss of the patch selector against attention-derived unit labels (docs/method.md, section 2)."""
 import torch
 import torch.nn as nn
 import torch.nn.functional as F

@@ -1,4 +1,5 @@
-"""Aggregating per-layer attention into one CLS-to-patch relevance score (spec, section 2).
+"""Aggregating per-layer attention into one CLS-to-patch relevance score
+(docs/method.md, section 2).
 
 All functions take the head-averaged maps that
 :meth:`SVIPVisionTransformer.encode(..., return_attn=True)` returns: a list of L tensors

@@ -1,4 +1,4 @@
-"""The SVIP patch selector (spec, section 2), with the semantic context token mixed in.
+"""The SVIP patch selector (docs/method.md, section 2), with the semantic context token mixed in.
 
 The "neck" works at the *input* of the transformer:
 

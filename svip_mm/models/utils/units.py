@@ -1,4 +1,4 @@
-"""Semantic units: square blocks of ``u x u`` neighbouring patches (SVIP spec, section 1).
+"""Semantic units: square blocks of ``u x u`` neighbouring patches (docs/method.md, section 1).
 
 For a patch grid of ``H x W`` and unit size ``u``, unit ``(i, j)`` holds the patches
 ``(u*i + a, u*j + b)`` for ``a, b`` in ``0..u-1``; a unit vector concatenates them in the
