@@ -136,6 +136,9 @@ def embed_attributes(names: Sequence[str],
             row = np.sum(vecs, axis=0, dtype=np.float64)
             if reduce == 'mean':
                 row /= len(vecs)
+            # each word is finite, but a sum of large ones may still overflow the float32 row
+            check_finite(row, f'{_source(backend)}: the {reduce} of the vectors of '
+                         f'{used} for attribute {i} ({name!r})', axes=('dimension', ))
             matrix[i] = row
         else:
             missing.append(i)
@@ -154,9 +157,6 @@ def embed_attributes(names: Sequence[str],
                 msg, [(i, names[i], entries[i]['phrase']) for i in missing])
         warnings.warn(msg + '; their rows are zero (on_missing=zero)', stacklevel=2)
 
-    # each word is finite, but a sum of large ones may still overflow float32
-    check_finite(matrix, f'the attribute embeddings from {_source(backend)} [K, dim]',
-                 axes=(('attribute', names), 'dimension'))
     if l2_normalize:
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         np.divide(matrix, norms, out=matrix, where=norms > 0)
