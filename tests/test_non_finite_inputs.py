@@ -140,6 +140,16 @@ def test_word_vector_file_with_nan_is_refused_naming_the_file(tmp_path):
         SemanticContextToken(in_channels=8, num_attributes=4, word_vectors=str(path))
 
 
+def test_a_checkpoint_with_nan_word_vectors_is_refused_on_load():
+    """Resuming or testing loads ``neck.word_vectors`` from the checkpoint, not the file."""
+    neck = SemanticContextToken(in_channels=8, num_attributes=4,
+                                word_vectors=np.ones((4, 6), np.float32))
+    state = neck.state_dict()
+    state['word_vectors'][1, 3] = float('inf')
+    with pytest.raises(ValueError, match=r"'word_vectors'.*inf at attribute 1, dimension 3"):
+        neck.load_state_dict(state)
+
+
 def test_embedding_a_nan_word_vector_names_the_word():
     backend = ArrayWordVectors(['red', 'wing', 'blue'],
                                np.array([[1, 0], [np.nan, 1], [0, 1]], np.float32),
@@ -277,29 +287,44 @@ def test_predict_tool_refuses_a_class_table_beyond_float32(checkpoint):
 
 
 def test_inferencer_refuses_non_finite_scores(checkpoint, tmp_path):
-    """A checkpoint whose weights hold a NaN: the inferencer says so instead of nan scores."""
+    """A checkpoint whose finite weights overflow float32 in the forward pass (3e38): the
+    inferencer says so instead of ranking nan scores."""
     ckpt = torch.load(checkpoint['ckpt'], map_location='cpu', weights_only=False)
-    ckpt['state_dict']['head.fc.weight'] = \
-        torch.full_like(ckpt['state_dict']['head.fc.weight'], float('nan'))
+    weight = ckpt['state_dict']['head.fc.weight']
+    ckpt['state_dict']['head.fc.weight'] = torch.full_like(weight, 3e38)
     damaged = tmp_path / 'damaged.pth'
     torch.save(ckpt, damaged)
     inferencer = SVIPInferencer(str(checkpoint['config']), str(damaged))
     with pytest.raises(ValueError) as err:
         inferencer(checkpoint['image'])
     msg = str(err.value)
-    assert 'non-finite' in msg and 'damaged' in msg and checkpoint['image'] in msg
+    assert '1 of 1 images got non-finite' in msg and 'damaged' in msg
+    assert checkpoint['image'] in msg and str(damaged) in msg
     proc = run_tool('predict.py', checkpoint['config'], damaged, checkpoint['image'],
                     cwd=tmp_path)
     assert proc.returncode != 0 and 'non-finite' in proc.stderr
     assert 'nan' not in proc.stdout.lower()
 
 
-def test_inferencer_refuses_a_checkpoint_with_a_nan_class_table(checkpoint, tmp_path):
+@pytest.mark.parametrize('where', ['buffer', 'meta'])
+def test_inferencer_refuses_a_checkpoint_with_a_nan_class_table(checkpoint, tmp_path, where):
     ckpt = torch.load(checkpoint['ckpt'], map_location='cpu', weights_only=False)
-    ckpt['state_dict']['head.class_attributes'][3, 0] = float('nan')
+    name = checkpoint['meta']['classes'][3]
+    if where == 'buffer':
+        ckpt['state_dict']['head.class_attributes'][3, 0] = float('nan')
+    else:  # the table the inferencer falls back on when the head's buffers were never set
+        att = ckpt['meta']['dataset_meta']['class_attributes']
+        if isinstance(att, dict):  # an array stored as a tagged tensor (checkpoint_format)
+            att = next(v for v in att.values() if isinstance(v, torch.Tensor))
+        att[3, 0] = float('nan')  # in place, numpy array or tensor
     damaged = tmp_path / 'damaged.pth'
     torch.save(ckpt, damaged)
-    name = checkpoint['meta']['classes'][3]
-    with pytest.raises(ValueError, match=rf"{re.escape(str(damaged))}.*nan at class 3 "
-                                         rf"\('{re.escape(name)}'\), attribute 0"):
+    with pytest.raises(ValueError) as err:
         SVIPInferencer(str(checkpoint['config']), str(damaged))
+    msg = str(err.value)
+    assert str(damaged) in msg
+    if where == 'buffer':  # the checkpoint reader may refuse a NaN weight before we look
+        assert 'head.class_attributes' in msg
+    else:
+        assert re.search(rf"dataset_meta\['class_attributes'\].*nan at class 3 "
+                         rf"\('{re.escape(name)}'\), attribute 0", msg), msg

@@ -92,6 +92,16 @@ class ContextTokenMixin:
             self.v2p = nn.Linear(vectors.shape[1], in_channels)
             self.p2t = nn.Linear(num_attributes, unit_size * unit_size)
 
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        """``nn.Module`` loading, refusing a checkpoint whose ``word_vectors`` buffer holds a
+        NaN, an inf or a beyond-float32 value (resuming or testing reads the checkpoint's
+        copy, not the .npy file, and the context token would make every score nan)."""
+        key = prefix + 'word_vectors'
+        if key in state_dict:
+            check_finite(state_dict[key], f'checkpoint buffer {key!r} [num_attributes, dim]',
+                         axes=('attribute', 'dimension'))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def context_token(self) -> torch.Tensor:
         """e = p2t(v2p(w)^T): [K, d_w] -> [K, C] -> [C, K] -> [C, u*u] -> [u*u*C] unit vector."""
         if self.context_mode == 'drop':
