@@ -18,7 +18,7 @@
 #   model (e.g. timm's vit_base_patch16_224.augreg_in1k) gives the cleaner zero-shot
 #   result. Record which weights you used with every number.
 _base_ = ['_base_/datasets/zsl_cub.py', '_base_/models/svip_vit_b16.py',
-          '_base_/schedules/svip_two_phase.py', '_base_/default_runtime.py']
+          '_base_/schedules/svip_two_phase.py', '_base_/zsl_runtime.py']
 
 # training uses every seen class (trainval), so there is no validation set to select a
 # checkpoint on: the last one is the result, and the test split is evaluated once at the end
@@ -42,10 +42,6 @@ model = dict(
 
 # phase 2's lr (TwoPhaseScheduleHook reads it from the optimizer)
 optim_wrapper = dict(optimizer=dict(lr=3e-5, betas=(0.5, 0.999)))
-custom_hooks = [
-    dict(type='ZSLClassTableHook'),
-    dict(type='NonFiniteLossHook'),
-    dict(type='TwoPhaseScheduleHook', phase1_epochs=4, phase1_lr=5e-5, step_epochs=5,
-         gamma=0.8),
-]
+# phase 1 of TwoPhaseScheduleHook (_base_/zsl_runtime.py)
+default_hooks = dict(two_phase_schedule=dict(phase1_epochs=4, phase1_lr=5e-5))
 train_cfg = dict(max_epochs=30)

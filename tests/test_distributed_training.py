@@ -17,7 +17,7 @@ def _free_port() -> int:
 
 def test_two_processes_train_across_the_phase_boundary_and_evaluate(tmp_path):
     cfg = tiny_cfg(tmp_path / 'data', tmp_path / 'work', epochs=2)
-    cfg.custom_hooks[-1].update(phase1_epochs=1)
+    cfg.default_hooks.two_phase_schedule.update(phase1_epochs=1)
     prepare_data(cfg)  # generate once here; both ranks then find the data
     cfg_file = tmp_path / 'tiny.py'
     cfg.dump(str(cfg_file))

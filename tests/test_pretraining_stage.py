@@ -198,8 +198,8 @@ def test_configs_wire_the_step_to_the_backbone():
         assert step.type == 'pretrained_backbone'
         assert (REPO / step.config).resolve() == PRETRAIN_CONFIG.resolve()
         assert cfg.model.backbone.init_cfg == dict(type='Pretrained', checkpoint=step.out)
-        assert any(h.type == 'TwoPhaseScheduleHook' and h.phase1_epochs > 0
-                   for h in cfg.custom_hooks)
+        hook = cfg.default_hooks.two_phase_schedule
+        assert hook.type == 'TwoPhaseScheduleHook' and hook.phase1_epochs > 0
         default = Config.fromfile(str(REPO / f'configs/{name}_vit_synthetic.py'))
         assert cfg.data_preparation[1:] == default.data_preparation
 

@@ -220,7 +220,8 @@ def test_calibrate_prepare_train_gamma(trained):
     assert sorted(ds.indices + meta.heldout_indices) == list(range(80))  # 20 classes x 4
     assert len(meta.heldout_indices) == 20  # one per train class
     assert cfg.model.head.seen_classes == meta.train_classes and len(meta.val_classes) == 10
-    assert all(h.type != 'ZSLClassTableHook' for h in cfg.custom_hooks)
+    assert 'class_table' not in cfg.default_hooks
+    assert all(h.type != 'ZSLClassTableHook' for h in cfg.get('custom_hooks') or [])
     assert cfg.test_dataloader is None and meta.gamma_option == 'test_evaluator.0.gamma'
 
     torch.set_num_threads(1)

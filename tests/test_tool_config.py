@@ -24,11 +24,13 @@ def test_a_key_nobody_reads_is_refused(key, message):
 
 def test_the_documented_keys_are_accepted():
     options = {'test_evaluator.0.gamma': 0.1, 'randomness.seed': 3, 'work_dir': 'w',
-               'optim_wrapper.optimizer.lr': 3e-4, 'custom_hooks.3.phase1_lr': 5e-4,
+               'optim_wrapper.optimizer.lr': 3e-4,
+               'default_hooks.two_phase_schedule.phase1_lr': 5e-4,
                'train_cfg.max_epochs': 2, 'model.backbone.drop_path_rate': 0.2,
                'load_from': 'a.pth'}
     cfg = load_tool_config(CONFIG, options, 'none', None)
-    assert cfg.test_evaluator[0].gamma == 0.1 and cfg.custom_hooks[3].phase1_lr == 5e-4
+    assert cfg.test_evaluator[0].gamma == 0.1
+    assert cfg.default_hooks.two_phase_schedule.phase1_lr == 5e-4
     assert cfg.model.backbone.drop_path_rate == 0.2 and cfg.load_from == 'a.pth'
 
 

@@ -40,7 +40,7 @@ def test_phase_two_lr_is_the_optimizers_and_survives_resume(data_root, tmp_path)
     base is still the configured one, not the decayed lr stored in the checkpoint."""
     cfg_file = tmp_path / 'tiny.py'
     cfg = tiny_cfg(data_root / 'data', tmp_path / 'w', 2)
-    cfg.custom_hooks[-1].update(phase1_epochs=1, step_epochs=1, gamma=0.5)
+    cfg.default_hooks.two_phase_schedule.update(phase1_epochs=1, step_epochs=1, gamma=0.5)
     cfg.dump(str(cfg_file))
     lr = 2e-3  # not the config's
     args = train_tool.parse_args([str(cfg_file), '--work-dir', str(tmp_path / 'w'),
@@ -60,13 +60,13 @@ def test_phase_two_lr_is_the_optimizers_and_survives_resume(data_root, tmp_path)
 def test_a_hook_lr_that_disagrees_with_the_optimizer_is_an_error(data_root, tmp_path):
     cfg = tiny_cfg(data_root / 'data', tmp_path / 'w', 1)
     cfg.optim_wrapper.optimizer.lr = 1e-3
-    cfg.custom_hooks[-1].lr = 5e-4
+    cfg.default_hooks.two_phase_schedule.lr = 5e-4
     runner = Runner.from_cfg(cfg)
     with pytest.raises(ValueError, match=r'lr=0\.0005\).*optimizer lr 0\.001.*'
                        r'optim_wrapper\.optimizer\.lr'):
         runner.train()
     assert not list((tmp_path / 'w').glob('epoch_*.pth'))
-    cfg.custom_hooks[-1].lr = 1e-3  # agreeing values are accepted
+    cfg.default_hooks.two_phase_schedule.lr = 1e-3  # agreeing values are accepted
     runner = Runner.from_cfg(cfg)
     runner.optim_wrapper = runner.build_optim_wrapper(runner.optim_wrapper)
     hook = [h for h in runner.hooks if isinstance(h, TwoPhaseScheduleHook)][0]
@@ -76,7 +76,7 @@ def test_a_hook_lr_that_disagrees_with_the_optimizer_is_an_error(data_root, tmp_
 
 def test_phase_one_leaves_the_backbone_untouched(data_root):
     cfg = tiny_cfg(data_root / 'data', data_root / 'w_phase', 1)
-    cfg.custom_hooks[-1].update(phase1_epochs=1)
+    cfg.default_hooks.two_phase_schedule.update(phase1_epochs=1)
     runner = Runner.from_cfg(cfg)
     before = {k: v.clone() for k, v in runner.model.state_dict().items()}
     runner.train()

@@ -92,8 +92,12 @@ def prepare(args) -> Config:
     cal.model.head.update(head)
     # the class table is fixed in the model (seen = train classes); the hook would replace
     # it by the dataset's (seen = train + val classes)
-    cal.custom_hooks = [h for h in cfg.get('custom_hooks') or []
-                        if str(h.get('type', '')).split('.')[-1] != CLASS_TABLE_HOOK]
+    if cfg.get('custom_hooks'):
+        cal.custom_hooks = [h for h in cfg.custom_hooks
+                            if str(h.get('type', '')).split('.')[-1] != CLASS_TABLE_HOOK]
+    # (MMEngine accepts None only for its own default hooks: the entry is left out instead)
+    cal.default_hooks = {k: h for k, h in (cfg.get('default_hooks') or {}).items()
+                         if h is None or str(h.get('type', '')).split('.')[-1] != CLASS_TABLE_HOOK}
     for key in ('val_dataloader', 'val_cfg', 'val_evaluator', 'test_dataloader', 'test_cfg',
                 'test_evaluator'):
         cal[key] = None

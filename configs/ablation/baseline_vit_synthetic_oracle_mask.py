@@ -2,7 +2,7 @@
 # ViT patches (8 x 8 px: grid 8 on 64 px images) whose ground-truth foreground fraction is below
 # 0.1 are filled with the ImageNet mean (zeros after normalisation) in training AND at test:
 # masking only in training makes the model worse. (Masking 16 px units, grid=4, leaves more
-# clutter next to the object; it won back 4.7 H instead, docs/synthetic_experiments.md.)
+# clutter next to the object and won back less: configs/ablation/README.md.)
 _base_ = ['../baseline_vit_synthetic.py']
 
 mask_background = dict(type='MaskBackgroundUnits', grid=8, min_fraction=0.1)

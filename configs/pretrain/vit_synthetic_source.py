@@ -87,5 +87,7 @@ param_scheduler = [
          convert_to_iter_based=True),
     dict(type='StepLR', step_size=5, gamma=0.8, by_epoch=True),
 ]
-custom_hooks = [dict(type='NonFiniteLossHook'), dict(type='EpochSeedHook')]
+# a plain classifier with a param_scheduler: of svip_mm's hooks only the NaN stop (and the
+# dataset base's EpochSeedHook)
+default_hooks = dict(non_finite_loss=dict(type='NonFiniteLossHook'))
 train_cfg = dict(by_epoch=True, max_epochs=30, val_interval=30)

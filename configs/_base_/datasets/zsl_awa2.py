@@ -59,3 +59,5 @@ val_dataloader = dict(
     dataset=dict(type=dataset_type, data_root=data_root, attribute_groups=attribute_groups,
                  split='test', test_mode=True, pipeline=test_pipeline))
 test_dataloader = val_dataloader
+# class metrics (honest, oracle and official blocks) and attribute accuracy per group
+test_evaluator = [dict(type='GZSLMetric'), dict(type='AttributeGroupMetric')]

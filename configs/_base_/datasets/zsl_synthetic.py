@@ -36,6 +36,9 @@ train_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(type=dataset_type, data_root=data_root, split='trainval',
                  pipeline=train_pipeline))
+# python / numpy / torch reseeded every epoch: with the workers restarted (above), a --resume
+# run repeats the uninterrupted one exactly
+custom_hooks = [dict(type='EpochSeedHook')]
 # trainval uses every seen class, so there is no held-out validation set: the last
 # checkpoint is the result, and the test set (test_seen + test_unseen) is evaluated once.
 val_dataloader = None
