@@ -140,6 +140,22 @@ def test_word_vector_file_with_nan_is_refused_naming_the_file(tmp_path):
         SemanticContextToken(in_channels=8, num_attributes=4, word_vectors=str(path))
 
 
+def test_training_with_a_nan_word_vector_names_the_file_not_a_loss(tmp_path):
+    """End to end: the tiny training config whose word-vector .npy holds a NaN stops before
+    training with the file named (it used to train and fail on a nan loss_ce_tgt)."""
+    torch.set_num_threads(1)
+    cfg = tiny_cfg(tmp_path / 'data', tmp_path / 'work', images_per_class=3)
+    prepare_data(cfg)
+    words = cfg.model.neck.word_vectors
+    vectors = np.load(words)
+    vectors[5, 7] = np.nan
+    np.save(words, vectors)
+    with pytest.raises(ValueError) as err:
+        Runner.from_cfg(copy.deepcopy(cfg)).train()
+    msg = str(err.value)
+    assert words in msg and 'nan at attribute 5, dimension 7' in msg and 'loss' not in msg
+
+
 def test_a_checkpoint_with_nan_word_vectors_is_refused_on_load():
     """Resuming or testing loads ``neck.word_vectors`` from the checkpoint, not the file."""
     neck = SemanticContextToken(in_channels=8, num_attributes=4,
