@@ -285,3 +285,23 @@ def test_unknown_variant_is_refused():
     with pytest.raises(SystemExit, match="unknown variants \\['svipp'\\]"):
         _tool().main(['ablation', '--only', 'svipp'])
     assert np.isclose(_tool().summarise([1.0, 3.0])['std'], np.sqrt(2))
+
+
+def test_experiments_are_read_from_their_data_files(tmp_path):
+    tool = _tool()
+    assert sorted(tool.EXPERIMENTS) == sorted(
+        p.stem for p in (REPO / 'configs/experiments').glob('*.py'))
+    (tmp_path / 'mine.py').write_text(
+        "variants = [dict(key='a', label='A', config='configs/svip_vit_synthetic.py'),\n"
+        "            dict(key='b', label='B', config='configs/baseline_vit_synthetic.py',\n"
+        "                 attention_probe='probe.py')]\n"
+        "criteria = [dict(text='A beats B', a='a', b='b', metric='gzsl/H', least=3)]\n")
+    experiments, criteria, absolute, attention_only, probes = tool.load_experiments(str(tmp_path))
+    assert experiments == {'mine': [('a', 'A', 'configs/svip_vit_synthetic.py'),
+                                    ('b', 'B', 'configs/baseline_vit_synthetic.py')]}
+    assert criteria == {'mine': [('A beats B', 'a', 'b', 'gzsl/H', 3.0)]}
+    assert absolute == {} and attention_only == set() and probes == {'b': 'probe.py'}
+    (tmp_path / 'broken.py').write_text("variants = []\n")
+    with pytest.raises(ValueError, match=r'broken\.py: expected the keys variants and criteria, '
+                                         r"missing \['criteria'\]"):
+        tool.load_experiments(str(tmp_path))

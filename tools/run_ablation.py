@@ -1,19 +1,16 @@
 #!/usr/bin/env python
 """Run a synthetic-data experiment (several configs x several seeds) and write its report.
 
-    python tools/run_ablation.py {ablation,difficulty} [--seeds 0 1 2] [--jobs 2] [--threads 1]
-        [--only KEY ...] [--work-dir work_dirs/synthetic_experiments] [--report docs/NAME.md]
-        [--cfg-options k=v ...]
+    python tools/run_ablation.py {ablation,difficulty,pretrained} [--seeds 0 1 2] [--jobs 2]
+        [--threads 1] [--only KEY ...] [--work-dir work_dirs/synthetic_experiments]
+        [--report docs/NAME.md] [--cfg-options k=v ...]
 
-Experiments (each a list of configs that differ in one thing; the same data, schedule and
-epochs, except for one baseline given SVIP's wall time instead of its epochs):
-
-* ``ablation`` (issue: SVIP's parts): SVIP, the ViT + attribute head baseline (at the same
-  epochs, and at SVIP's time budget: twice the epochs), SVIP without
-  contextualisation (drop instead of add), SVIP with a randomly initialised context token, and
-  SVIP with oracle selection from the ground-truth masks (the upper bound).
-* ``difficulty`` (issue: the synthetic data): the baseline on the clean-background data, on the
-  cluttered data, and on the cluttered data with oracle masking of the background units.
+An experiment is a data file, ``configs/experiments/<name>.py``: its variants (a key, a label
+and a config each; configs that differ in one thing), the criteria its report checks, and which
+variants get their attention measured. ``ablation``: SVIP's parts (the baseline at the same
+epochs and at SVIP's time, drop instead of add, a random context token, oracle selection);
+``difficulty``: the baseline on clean, cluttered and oracle-masked data; ``pretrained``: both
+from a pretrained ViT. A new experiment is a new file there.
 
 Each run is ``tools/train.py CONFIG --cfg-options randomness.seed=SEED`` in its own process
 (``OMP_NUM_THREADS=--threads``), ``--jobs`` at a time; the test metrics are read from the run's
@@ -46,101 +43,45 @@ import numpy as np
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-#: experiment -> [(key, label, config)]; a key is also the run's folder under --work-dir, so
-#: both experiments share the runs of the baseline
-EXPERIMENTS = {
-    'ablation': [
-        ('svip', 'SVIP', 'configs/svip_vit_synthetic.py'),
-        ('baseline', 'ViT + attribute head (no selection)', 'configs/baseline_vit_synthetic.py'),
-        ('baseline_time', 'ViT + attribute head, SVIP\'s time budget (60 epochs)',
-         'configs/ablation/baseline_vit_synthetic_time_matched.py'),
-        ('drop', 'SVIP, drop instead of add', 'configs/ablation/svip_vit_synthetic_drop.py'),
-        ('random_init', 'SVIP, random context token',
-         'configs/ablation/svip_vit_synthetic_random_init.py'),
-        ('oracle', 'SVIP, oracle selection (upper bound)',
-         'configs/ablation/svip_vit_synthetic_oracle.py'),
-    ],
-    # issue 12: from a ViT pretrained on the generated source data (configs/pretrained/), beside
-    # the from-scratch runs of the same seeds (shared folders with 'ablation')
-    'pretrained': [
-        ('svip_pt', 'SVIP, pretrained ViT', 'configs/pretrained/svip_vit_synthetic_pretrained.py'),
-        ('baseline_pt', 'ViT + attribute head, pretrained ViT',
-         'configs/pretrained/baseline_vit_synthetic_pretrained.py'),
-        ('baseline_pt_time', 'ViT + attribute head, pretrained ViT, SVIP\'s time (60 epochs)',
-         'configs/pretrained/baseline_vit_synthetic_pretrained_time_matched.py'),
-        ('baseline_pt_measured_time',
-         'ViT + attribute head, pretrained ViT, SVIP\'s measured training time (57 epochs)',
-         'configs/pretrained/baseline_vit_synthetic_pretrained_measured_time.py'),
-        ('oracle_pt', 'SVIP, pretrained ViT, oracle selection (upper bound)',
-         'configs/pretrained/svip_vit_synthetic_pretrained_oracle.py'),
-        ('svip_pt_ctx',
-         'SVIP, pretrained ViT, selector with 3x3 context (beyond the paper)',
-         'configs/pretrained/svip_vit_synthetic_pretrained_context_selector.py'),
-        ('pretrained_attn', 'pretrained ViT before fine-tuning (attention only)',
-         'configs/pretrained/svip_vit_synthetic_pretrained_attention.py'),
-        ('svip', 'SVIP, from scratch', 'configs/svip_vit_synthetic.py'),
-        ('baseline', 'ViT + attribute head, from scratch', 'configs/baseline_vit_synthetic.py'),
-    ],
-    'difficulty': [
-        ('clean', 'ViT + head, clean background',
-         'configs/ablation/baseline_vit_synthetic_clean.py'),
-        ('baseline', 'ViT + head, clutter', 'configs/baseline_vit_synthetic.py'),
-        ('oracle_mask', 'ViT + head, clutter, oracle masking',
-         'configs/ablation/baseline_vit_synthetic_oracle_mask.py'),
-    ],
-}
-
-#: experiment -> [(description, key a, key b, metric, least a - b)]
-CRITERIA = {
-    'ablation': [('SVIP beats the baseline by >= 3 H (same epochs)', 'svip', 'baseline', 'gzsl/H',
-                  3.0),
-                 ('SVIP beats the baseline by >= 3 H (same time)', 'svip', 'baseline_time',
-                  'gzsl/H', 3.0)],
-    'pretrained': [
-        ('SVIP beats the baseline by >= 3 H (pretrained ViT, same time: 60 epochs)', 'svip_pt',
-         'baseline_pt_time', 'gzsl/H', 3.0),
-        ('SVIP beats the baseline by >= 3 H (pretrained ViT, same epochs)', 'svip_pt',
-         'baseline_pt', 'gzsl/H', 3.0),
-        ('SVIP with the context selector beats the baseline by >= 3 H (pretrained ViT, same '
-         'time: 60 epochs)', 'svip_pt_ctx', 'baseline_pt_time', 'gzsl/H', 3.0),
-        ('SVIP with the context selector beats the baseline by >= 3 H (pretrained ViT, same '
-         'epochs)', 'svip_pt_ctx', 'baseline_pt', 'gzsl/H', 3.0),
-        ('SVIP beats the baseline by >= 3 H (pretrained ViT, same measured training time)',
-         'svip_pt', 'baseline_pt_measured_time', 'gzsl/H', 3.0),
-        ('SVIP with the context selector beats the baseline by >= 3 H (pretrained ViT, same '
-         'measured training time)', 'svip_pt_ctx', 'baseline_pt_measured_time', 'gzsl/H', 3.0),
-    ],
-    'difficulty': [
-        ('clutter costs >= 5 H (clean - clutter)', 'clean', 'baseline', 'gzsl/H', 5.0),
-        ('oracle masking wins >= 10 H back (oracle - clutter)', 'oracle_mask', 'baseline',
-         'gzsl/H', 10.0),
-    ],
-}
-
-#: experiment -> [(description, key, metric, least mean)]
-ABSOLUTE_CRITERIA = {
-    'pretrained': [('selector AUROC >= 0.85 (pretrained ViT)', 'svip_pt',
-                    'selection/selector_auroc', 0.85),
-                   ('selector AUROC >= 0.85 (pretrained ViT, context selector)', 'svip_pt_ctx',
-                    'selection/selector_auroc', 0.85)],
-}
+#: the experiments' definitions: data files, one per experiment (its name is the file's)
+EXPERIMENT_DIR = osp.join(REPO, 'configs', 'experiments')
 
 MAIN_METRICS = [('zsl/top1', 'T1'), ('gzsl/U', 'U'), ('gzsl/S', 'S'), ('gzsl/H', 'H'),
                 ('selection/selector_auroc', 'AUROC'),
                 ('selection/attention_auroc', 'attention AUROC')]
 
-#: variants that are not trained (0 epochs): only their attention AUROC is reported
-ATTENTION_ONLY = {'pretrained_attn'}
 
-#: variants without attention maps of their own (mmpretrain ImageClassifier): their trained
-#: backbone is loaded into this 0-epoch SVIP config to measure its attention rollout (the
-#: config's own pretrained weights are replaced, so it serves the from-scratch baseline too)
-ATTENTION_PROBE = {
-    'baseline': 'configs/pretrained/svip_vit_synthetic_pretrained_attention.py',
-    'baseline_pt': 'configs/pretrained/svip_vit_synthetic_pretrained_attention.py',
-    'baseline_pt_time': 'configs/pretrained/svip_vit_synthetic_pretrained_attention.py',
-    'baseline_pt_measured_time': 'configs/pretrained/svip_vit_synthetic_pretrained_attention.py',
-}
+def load_experiments(folder: str = EXPERIMENT_DIR):
+    """Read every ``<name>.py`` of ``folder`` (plain data, read with MMEngine's Config).
+
+    Returns ``(experiments, criteria, absolute_criteria, attention_only, attention_probe)``:
+    experiment -> ``[(key, label, config)]``; experiment -> ``[(text, key a, key b, metric,
+    least a - b)]``; experiment -> ``[(text, key, metric, least mean)]``; the keys trained for
+    0 epochs (attention only); key -> probe config. A key's flags hold in every experiment.
+    """
+    from mmengine.config import Config
+    experiments, criteria, absolute, attention_only, probes = {}, {}, {}, set(), {}
+    for path in sorted(glob.glob(osp.join(folder, '*.py'))):
+        name = osp.splitext(osp.basename(path))[0]
+        spec = Config.fromfile(path)
+        missing = [k for k in ('variants', 'criteria') if k not in spec]
+        if missing:
+            raise ValueError(f'{path}: expected the keys variants and criteria, missing {missing}')
+        experiments[name] = [(v['key'], v['label'], v['config']) for v in spec.variants]
+        criteria[name] = [(c['text'], c['a'], c['b'], c['metric'], float(c['least']))
+                          for c in spec.criteria]
+        if spec.get('absolute_criteria'):
+            absolute[name] = [(c['text'], c['key'], c['metric'], float(c['least']))
+                              for c in spec.absolute_criteria]
+        for v in spec.variants:
+            if v.get('attention_only'):
+                attention_only.add(v['key'])
+            if v.get('attention_probe'):
+                probes[v['key']] = v['attention_probe']
+    return experiments, criteria, absolute, attention_only, probes
+
+
+EXPERIMENTS, CRITERIA, ABSOLUTE_CRITERIA, ATTENTION_ONLY, ATTENTION_PROBE = load_experiments()
 
 
 def file_digest(path: str) -> str:
