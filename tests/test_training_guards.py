@@ -4,6 +4,7 @@ it did not write; one training run per work dir."""
 import copy
 import hashlib
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -11,13 +12,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 import svip_mm  # noqa: F401
 from svip_mm.engine.checkpoint_hook import (CheckpointMismatchError, CheckpointOverwriteError,
                                             weight_mismatch)
-from svip_mm.engine.latest_checkpoint import latest_checkpoint
-from svip_mm.engine.work_dir_lock import (WorkDirLockedError, lock_work_dir,
+from svip_mm.engine.latest_checkpoint import checkpoints_after, latest_checkpoint
+from svip_mm.engine.work_dir_lock import (LOCK_NAME, WorkDirLockedError, lock_work_dir,
                                           unlock_work_dir)
 from tiny_config import REPO, train_tiny
 from tool_process import run_tool
@@ -231,3 +233,127 @@ def test_a_killed_run_leaves_no_lock_behind_in_its_forked_workers(tmp_path):
         os.kill(worker, signal.SIGKILL)
         holder.kill()
         holder.wait()
+
+
+# ------------------------------------------------------------- a refused run leaves no trace
+def _snapshot(work: Path) -> dict:
+    """Every entry under ``work``: file bytes, or 'dir'; but the lock file, which is no run's
+    record (a refused run takes the lock before it looks at the checkpoints)."""
+    return {str(p.relative_to(work)): 'dir' if p.is_dir() else p.read_bytes()
+            for p in work.rglob('*') if p.name != LOCK_NAME}
+
+
+def test_a_refused_run_leaves_the_work_dir_as_it_was(trained, tmp_path):
+    """Issue 21.6: the Runner used to write its config copy and log dir before the refusal,
+    so the work dir's config no longer described its checkpoints."""
+    base, _, _ = trained
+    work = tmp_path / 'w'
+    first = run_tool('train.py', base / 'tiny.py', '--work-dir', work, '--no-test',
+                     '--cfg-options', 'train_cfg.max_epochs=2', cwd=base)
+    assert first.returncode == 0, first.stderr[-3000:]
+    before = _snapshot(work)
+    assert 'tiny.py' in before and 'epoch_2.pth' in before
+    again = run_tool('train.py', base / 'tiny.py', '--work-dir', work, '--no-test',
+                     '--cfg-options', 'train_cfg.max_epochs=3', 'randomness.seed=1', cwd=base)
+    assert again.returncode != 0
+    assert 'would overwrite (epoch_1.pth, epoch_2.pth' in again.stderr, again.stderr[-3000:]
+    assert _snapshot(work) == before
+    earlier = run_tool('train.py', base / 'tiny.py', '--work-dir', work, '--no-test',
+                       '--resume', work / 'epoch_1.pth', '--cfg-options',
+                       'train_cfg.max_epochs=3', cwd=base)
+    assert earlier.returncode != 0
+    assert 'would overwrite (epoch_2.pth' in earlier.stderr, earlier.stderr[-3000:]
+    assert _snapshot(work) == before
+
+
+# ------------------------------------------------------------------ partial checkpoints
+class _FileSizeLimitAtEpoch(Hook):
+    """From the save of ``epoch``'s checkpoint on, no file may grow past half the size of the
+    first checkpoint: the write of the checkpoint fails part-way, as on a full disk."""
+
+    def __init__(self, epoch: int):
+        self.epoch = epoch
+
+    def before_save_checkpoint(self, runner, checkpoint) -> None:
+        if runner.epoch + 1 == self.epoch:
+            limit = os.path.getsize(os.path.join(runner.work_dir, 'epoch_1.pth')) // 2
+            resource.setrlimit(resource.RLIMIT_FSIZE,
+                               (limit, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+
+
+def test_a_failed_checkpoint_write_leaves_no_partial_checkpoint(trained, tmp_path):
+    """Issue 21.7: a save cut off part-way (disk full) used to leave a partial epoch_N.pth,
+    which then stopped --resume."""
+    base, cfg, _ = trained
+    work = tmp_path / 'w'
+    runner_cfg = copy.deepcopy(cfg)
+    runner_cfg.work_dir, runner_cfg.train_cfg.max_epochs = str(work), 2
+    runner = Runner.from_cfg(runner_cfg)
+    runner.register_hook(_FileSizeLimitAtEpoch(2))
+    limits = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of a core dump
+    try:
+        with pytest.raises(OSError):
+            runner.train()
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limits)
+        signal.signal(signal.SIGXFSZ, handler)
+    unlock_work_dir(str(work))  # the failed run did not reach after_train
+    assert (work / 'epoch_1.pth').is_file() and not (work / 'epoch_2.pth').exists()
+    assert not [p.name for p in work.iterdir() if 'tmp' in p.name]
+    assert latest_checkpoint(str(work)) == str(work / 'epoch_1.pth')
+    assert (work / 'last_checkpoint').read_text().endswith('epoch_1.pth')
+
+
+def test_a_temporary_file_is_never_taken_for_a_checkpoint(tmp_path):
+    (tmp_path / 'epoch_1.pth').write_bytes(b'')
+    (tmp_path / '.epoch_2.pth.tmp-123-abcd').write_bytes(b'')
+    assert latest_checkpoint(str(tmp_path)) == str(tmp_path / 'epoch_1.pth')
+    assert checkpoints_after(str(tmp_path), 0, 'epoch_{}.pth') == [str(tmp_path / 'epoch_1.pth')]
+
+
+def _truncated(ckpt: Path, out: Path) -> Path:
+    data = ckpt.read_bytes()
+    out.write_bytes(data[:len(data) // 2])
+    return out
+
+
+@pytest.mark.parametrize('pointer', [True, False])
+def test_resume_past_a_damaged_checkpoint_says_what_to_do(trained, tmp_path, pointer):
+    """A partial epoch_2.pth (written before this fix, or by another tool): --resume said 'use
+    --resume' (last_checkpoint names epoch_1.pth), or failed to read it (no last_checkpoint)."""
+    base, _, ckpt = trained
+    work = tmp_path / 'w'
+    work.mkdir()
+    (work / 'epoch_1.pth').write_bytes(ckpt.read_bytes())
+    _truncated(ckpt, work / 'epoch_2.pth')
+    if pointer:
+        (work / 'last_checkpoint').write_text(str(work / 'epoch_1.pth'))
+    before = _snapshot(work)
+    proc = run_tool('train.py', base / 'tiny.py', '--work-dir', work, '--resume', '--no-test',
+                    '--cfg-options', 'train_cfg.max_epochs=3', cwd=base)
+    assert proc.returncode != 0 and 'Traceback' not in proc.stderr
+    assert 'epoch_2.pth is damaged or partial' in proc.stderr, proc.stderr[-3000:]
+    assert 'delete it or move it away' in proc.stderr
+    assert f'continue from epoch_1.pth with --resume {work}/epoch_1.pth' in proc.stderr
+    assert _snapshot(work) == before
+
+
+def test_a_fresh_run_over_a_damaged_checkpoint_says_it_is_damaged(trained, tmp_path):
+    base, cfg, ckpt = trained
+    work = tmp_path / 'w'
+    work.mkdir()
+    _truncated(ckpt, work / 'epoch_1.pth')
+    runner_cfg = copy.deepcopy(cfg)
+    runner_cfg.work_dir = str(work)
+    with pytest.raises(CheckpointOverwriteError, match='epoch_1.pth is damaged or partial.*'
+                       'delete it or move it away; there is no readable checkpoint'):
+        Runner.from_cfg(runner_cfg).train()
+
+
+def test_an_empty_last_checkpoint_file_is_no_pointer(tmp_path):
+    """MMEngine writes last_checkpoint in place: a full disk at that moment leaves it empty."""
+    for n in (1, 2):
+        (tmp_path / f'epoch_{n}.pth').write_bytes(b'')
+    (tmp_path / 'last_checkpoint').write_text('')
+    assert latest_checkpoint(str(tmp_path)) == str(tmp_path / 'epoch_2.pth')

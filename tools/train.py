@@ -4,8 +4,10 @@
     python tools/train.py configs/svip_vit_synthetic.py [--work-dir DIR] [--resume [CKPT]]
         [--amp] [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
 
-Before the Runner is built, the config's ``data_preparation`` steps run (generate the
-synthetic data, extract word vectors). After training, the test set is evaluated when the
+Before the Runner is built, the run takes the work dir's lock and is refused if it would
+overwrite checkpoints it did not write, or resume from a damaged one (then nothing in the work
+dir has changed); then the config's ``data_preparation`` steps run (generate the synthetic
+data, extract word vectors). After training, the test set is evaluated when the
 config has a ``test_evaluator`` (``--no-test`` skips it).
 """
 import argparse
@@ -23,7 +25,7 @@ from mmengine.runner import Runner  # noqa: E402
 import svip_mm  # noqa: E402,F401
 from svip_mm.engine import init_distributed, prepare_data  # noqa: E402
 from svip_mm.engine.checkpoint_hook import (CheckpointMismatchError,  # noqa: E402
-                                            CheckpointOverwriteError)
+                                            CheckpointOverwriteError, check_run_start)
 from svip_mm.engine.latest_checkpoint import latest_checkpoint  # noqa: E402
 from svip_mm.engine.work_dir_lock import WorkDirLockedError, lock_work_dir  # noqa: E402
 from svip_mm.engine.safe_checkpoint import CheckpointReadError  # noqa: E402
@@ -95,6 +97,9 @@ def main(argv=None):
     try:
         if get_rank() == 0:  # before the Runner writes its log and config into the work dir
             lock_work_dir(cfg.work_dir)
+        # a run SVIPCheckpointHook would refuse is refused before the Runner writes into the
+        # work dir, where it would replace the config copy of the run it refuses to overwrite
+        check_run_start(cfg)
         prepare_data(cfg)
         runner = Runner.from_cfg(cfg)
         runner.train()
