@@ -351,6 +351,45 @@ def test_a_fresh_run_over_a_damaged_checkpoint_says_it_is_damaged(trained, tmp_p
         Runner.from_cfg(runner_cfg).train()
 
 
+# ------------------------------------------------------------- NaN from the starting point
+def _nan_checkpoint(ckpt: Path, out: Path, epoch: int) -> Path:
+    """Finite weights (the safe reader refuses NaN ones) whose logits overflow: NaN losses."""
+    c = torch.load(ckpt, weights_only=True)
+    c['state_dict']['head.fc.weight'].fill_(3e38)
+    c['meta']['epoch'] = epoch
+    torch.save(c, out)
+    return out
+
+
+@pytest.mark.parametrize('how', ['resume', 'load_from'])
+def test_a_nan_stop_does_not_offer_the_checkpoint_that_gave_it(trained, tmp_path, how):
+    """Issue 21.11: a run started from a checkpoint whose weights give NaN losses used to name
+    that same checkpoint as the latest one to restart from."""
+    base, cfg, ckpt = trained
+    work = tmp_path / 'w'
+    work.mkdir()
+    runner_cfg = copy.deepcopy(cfg)
+    runner_cfg.work_dir, runner_cfg.train_cfg.max_epochs = str(work), 3
+    if how == 'resume':
+        (work / 'epoch_1.pth').write_bytes(ckpt.read_bytes())
+        start = _nan_checkpoint(ckpt, work / 'epoch_2.pth', 2)
+        (work / 'last_checkpoint').write_text(str(start))
+        runner_cfg.resume, runner_cfg.load_from = True, None  # the latest of the work dir
+    else:
+        start = _nan_checkpoint(ckpt, tmp_path / 'nan.pth', 1)
+        runner_cfg.load_from = str(start)
+    with pytest.raises(FloatingPointError) as stop:
+        Runner.from_cfg(runner_cfg).train()
+    message = str(stop.value)
+    assert f'The run started from {start}' in message, message
+    assert 'already gives non-finite losses' in message
+    if how == 'resume':
+        assert 'the checkpoint before it is epoch_1.pth' in message
+        assert not (work / 'epoch_3.pth').exists()
+    else:
+        assert 'no earlier checkpoint' in message
+
+
 def test_an_empty_last_checkpoint_file_is_no_pointer(tmp_path):
     """MMEngine writes last_checkpoint in place: a full disk at that moment leaves it empty."""
     for n in (1, 2):
