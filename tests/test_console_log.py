@@ -12,7 +12,8 @@ from mmengine.logging import MMLogger
 from mmengine.model import BaseModel
 from mmengine.runner import Runner
 
-from svip_mm.engine.console_log import QuietConsoleRunner, quiet_console
+from svip_mm.engine.console_log import (MMENGINE_SELF_NOTICES, QuietConsoleRunner,
+                                        quiet_console)
 
 # what Runner.__init__ logs at INFO: the environment, the config and the hook order
 INIT_LOGS = ('System environment', "marker = 'a config line'",
@@ -70,6 +71,20 @@ def test_quiet_console_leaves_file_handlers_and_stricter_consoles(tmp_path):
     console[0].setLevel(logging.ERROR)  # as MMEngine sets it on ranks other than 0
     quiet_console(logger, logging.WARNING)
     assert console[0].level == logging.ERROR
+
+
+def test_mmengines_notices_about_its_own_checkpoint_hook_stay_in_the_file(tmp_path, capsys):
+    """CheckpointHook.before_train builds a FileClient (mmengine 0.10), which warns that it
+    and HardDiskBackend are deprecated: off the console, still in the log file."""
+    from mmengine.fileio import FileClient
+    runner = build(QuietConsoleRunner, tmp_path / 'notices')
+    FileClient.infer_client(None, str(tmp_path))
+    runner.logger.warning('a warning of the run')
+    console = capsys.readouterr().out
+    log = open(runner.logger.log_file).read()
+    for notice in MMENGINE_SELF_NOTICES:
+        assert notice in log and notice not in console
+    assert 'a warning of the run' in console
 
 
 def test_quiet_console_defaults_to_the_current_logger():

@@ -18,6 +18,18 @@ from mmengine.runner import Runner
 
 __all__ = ['QuietConsoleRunner', 'quiet_console']
 
+# MMEngine's own CheckpointHook builds a FileClient in every before_train ("not removed until
+# MMEngine 1.0", mmengine 0.10), and FileClient then warns that it and its HardDiskBackend are
+# deprecated: notices about MMEngine's code, nothing a user can act on
+MMENGINE_SELF_NOTICES = ('"FileClient" will be deprecated in future',
+                         '"HardDiskBackend" is the alias of "LocalBackend"')
+
+
+class _DropMMEngineSelfNotices(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(notice in message for notice in MMENGINE_SELF_NOTICES)
+
 
 def _level_number(level: Union[int, str]) -> int:
     if isinstance(level, int):
@@ -40,7 +52,9 @@ def quiet_console(logger: Optional[MMLogger] = None,
 
     The logger's file handlers keep their level, so its log file still gets every record; a
     console handler that is already stricter (MMEngine's on ranks other than 0: ERROR) stays
-    so.
+    so. The console also drops the two deprecation warnings that MMEngine's own
+    ``CheckpointHook`` causes in every training run (:data:`MMENGINE_SELF_NOTICES`); the log
+    file keeps them.
 
     Args:
         logger: the logger; None: ``MMLogger.get_current_instance()``, the one that
@@ -57,6 +71,8 @@ def quiet_console(logger: Optional[MMLogger] = None,
     for handler in logger.handlers:
         if _is_console(handler):
             handler.setLevel(max(handler.level, number))
+            if not any(isinstance(f, _DropMMEngineSelfNotices) for f in handler.filters):
+                handler.addFilter(_DropMMEngineSelfNotices())
     return logger
 
 
