@@ -5,8 +5,12 @@ kernelspec whose argv is ``sys.executable``, so no other Python on the machine i
 temporary working directory. As papermill does, a cell with the test's values is inserted after
 the cell tagged ``parameters``; a last cell prints a JSON summary of chosen notebook variables,
 which the tests read back. The notebooks in git carry no outputs.
+
+What a reader sees is checked too: no output shows a path of this machine, and the MMEngine
+Runner's logs do not bury the cells' own output (they go to the work dir's log file).
 """
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -25,6 +29,11 @@ NOTEBOOKS = ['01_quick_start.ipynb', '02_attention_visualisation.ipynb',
 KERNEL = 'svip-mm-tutorial-test'
 PROBE_MARK = '__tutorial_probe__'
 CELL_TIMEOUT = 300  # seconds per cell; a whole shrunk notebook takes well under a minute
+# stream lines a reader scrolls through: before the first figure of tutorial 2 (its model
+# training included), in tutorial 1's training and test cells (with the Runner's console logs,
+# 345 and 351 lines in the shrunk runs)
+MAX_LINES_BEFORE_FIRST_FIGURE = 30
+MAX_LINES_TRAIN_AND_TEST = 10
 
 # the shrunk parameters, shared with tools/build_docs.py --quick
 sys.path.insert(0, str(TUTORIALS))
@@ -106,6 +115,47 @@ def stream_text(cell) -> str:
     return ''.join(o.get('text', '') for o in cell.outputs if o.output_type == 'stream')
 
 
+@pytest.fixture(scope='module')
+def machine_paths(tmp_path_factory) -> Dict[str, str]:
+    """Paths of this machine that no output of a tutorial may show (they mean nothing to a
+    reader of the docs site): the tests' temporary folders (work dirs, data, kernelspecs), the
+    repository, the interpreter's prefix (site-packages in warnings) and the home folder."""
+    paths = dict(tmp=str(tmp_path_factory.getbasetemp()), repository=str(REPO),
+                 prefix=sys.prefix, base_prefix=sys.base_prefix, home=str(Path.home()))
+    return {name: path for name, path in paths.items() if len(path) > 1}
+
+
+def output_texts(cell):
+    """The text of every output of ``cell``: streams, tracebacks and text/* data."""
+    for output in cell.get('outputs', []):
+        if output.output_type == 'stream':
+            yield output.text
+        elif output.output_type == 'error':
+            yield '\n'.join(output.traceback)
+        else:
+            yield from (value for key, value in output.get('data', {}).items()
+                        if key.startswith('text/'))
+
+
+def assert_no_machine_paths(nb, machine_paths: Dict[str, str]):
+    """No output of the notebook's own cells (the test's probe cell left out) names a path
+    of this machine."""
+    found = [f'cell {i} shows the {name} path: {line.strip()[:160]!r}'
+             for i, cell in enumerate(nb.cells[:-1])
+             for text in output_texts(cell) for line in text.splitlines()
+             for name, path in machine_paths.items() if path in line]
+    assert not found, '\n'.join(found[:10] + [f'({len(found)} in all)'])
+
+
+def stream_lines(cells) -> int:
+    return sum(len(stream_text(c).splitlines()) for c in cells if c.cell_type == 'code')
+
+
+def stream_lines_before_first_figure(nb) -> int:
+    first = next(i for i, c in enumerate(nb.cells) if c.cell_type == 'code' and images(c))
+    return stream_lines(nb.cells[:first])
+
+
 # --------------------------------------------------------------------------- the files in git
 @pytest.mark.parametrize('name', NOTEBOOKS)
 def test_notebook_is_stored_without_outputs_and_with_parameters(name):
@@ -123,7 +173,7 @@ def test_notebook_is_stored_without_outputs_and_with_parameters(name):
 
 
 # --------------------------------------------------------------------------- 1. quick start
-def test_quick_start(tmp_path, kernel_dirs, synthetic_root):
+def test_quick_start(tmp_path, kernel_dirs, synthetic_root, machine_paths):
     work = tmp_path / 'work'
     nb, out, _ = execute('01_quick_start.ipynb', small_parameters(
         '01_quick_start.ipynb', repo_root=str(REPO), data_root=synthetic_root,
@@ -148,10 +198,17 @@ def test_quick_start(tmp_path, kernel_dirs, synthetic_root):
     assert out['oracle']['H'] == pytest.approx(metrics['oracle/H'])
     assert images(tagged(nb, 'calibration-curve')) == 1
     assert Path(out['checkpoint']).is_file() and (work / 'config.py').is_file()
+    # what a reader sees: the Runner's logs are in the work dir, not in the notebook
+    lines = stream_lines([tagged(nb, 'train'), tagged(nb, 'test')])
+    assert lines <= MAX_LINES_TRAIN_AND_TEST, f'{lines} lines of training and test output'
+    logs = list(work.glob('*/*.log'))
+    assert len(logs) == 1 and 'Hooks will be executed' in logs[0].read_text()
+    assert 'zsl/top1' in logs[0].read_text()  # the test run's metrics are logged there too
+    assert_no_machine_paths(nb, machine_paths)
 
 
 # --------------------------------------------------------------------------- 2. attention
-def test_attention_visualisation(tmp_path, kernel_dirs, synthetic_root):
+def test_attention_visualisation(tmp_path, kernel_dirs, synthetic_root, machine_paths):
     """Trains its own tiny model (no tutorial-1 run to reuse), draws the figures, and measures
     the selection over all test images; those numbers must equal what the Runner's
     PatchSelectionMetric reports for the same checkpoint."""
@@ -175,6 +232,11 @@ def test_attention_visualisation(tmp_path, kernel_dirs, synthetic_root):
     for tag in ('attention-maps', 'selection', 'attribute-localisation', 'summary',
                 'layer-auroc'):
         assert images(tagged(nb, tag)) == 1, tag
+    # what a reader sees: the training here logs to the work dir, not before the first figure
+    lines = stream_lines_before_first_figure(nb)
+    assert lines <= MAX_LINES_BEFORE_FIRST_FIGURE, f'{lines} lines before the first figure'
+    assert 'Hooks will be executed' in next(work.glob('*/*.log')).read_text()
+    assert_no_machine_paths(nb, machine_paths)
 
     cfg.load_from = out['checkpoint']
     cfg.work_dir = str(tmp_path / 'runner_test')
@@ -188,7 +250,7 @@ def test_attention_visualisation(tmp_path, kernel_dirs, synthetic_root):
 
 
 # --------------------------------------------------------------------------- 3. components
-def test_mixing_components(tmp_path, kernel_dirs, synthetic_root):
+def test_mixing_components(tmp_path, kernel_dirs, synthetic_root, machine_paths):
     work = tmp_path / 'work'
     nb, out, _ = execute('03_mixing_components.ipynb', small_parameters(
         '03_mixing_components.ipynb', repo_root=str(REPO), data_root=synthetic_root,
@@ -216,11 +278,12 @@ def test_mixing_components(tmp_path, kernel_dirs, synthetic_root):
     assert cfg.model.head.num_attributes == out['num_attributes']
     for tag in ('baseline', 'svip-other-size', 'mmpretrain-base'):
         assert 'losses:' in stream_text(tagged(nb, tag)), tag
+    assert_no_machine_paths(nb, machine_paths)
 
 
 # --------------------------------------------------------------------------- 4. real datasets
 @pytest.mark.parametrize('dataset', ['cub', 'awa2'])
-def test_real_datasets(tmp_path, kernel_dirs, dataset):
+def test_real_datasets(tmp_path, kernel_dirs, dataset, machine_paths):
     """Offline: the stand-in xlsa17 tree, a tiny fastText model, an official-format checkpoint
     of a known model; the converted checkpoint evaluated by tools/test.py must predict like
     that model."""
@@ -240,10 +303,11 @@ def test_real_datasets(tmp_path, kernel_dirs, dataset):
     assert len(out['vectors']) == num_attributes and len(out['vectors'][0]) == 8
     assert out['settings']['neck']['keep_k'] == 8
     assert out['settings']['neck']['context_layout'] == 'official'
-    ckpt = torch.load(out['converted'], map_location='cpu', weights_only=True)
+    ckpt = torch.load(Path(tmp_path, out['converted']), map_location='cpu', weights_only=True)
     assert ckpt['state_dict']['neck.word_vectors'].shape == (num_attributes, 8)
     metrics = out['official_metrics']
     assert metrics['num_test_seen'] == 8 and metrics['num_test_unseen'] == 24
     assert {'zsl/top1', 'gzsl/H', 'official/H'} <= set(metrics['metrics'])
     assert out['max_score_difference'] is not None and out['max_score_difference'] < 1e-5
-    assert Path(out['predictions_file']).is_file()
+    assert Path(tmp_path, out['predictions_file']).is_file()  # relative to the notebook's folder
+    assert_no_machine_paths(nb, machine_paths)
