@@ -47,7 +47,7 @@ def test_a_run_of_no_epochs_is_refused(value):
     """Issue 21.8: max_epochs=-1 used to train nothing, test an untrained model and exit 0."""
     with pytest.raises(SystemExit, match=f'train_cfg.max_epochs is {value}; expected a whole '
                                          'number >= 1'):
-        load_tool_config(CONFIG, {'train_cfg.max_epochs': value}, 'none', None)
+        load_tool_config(CONFIG, {'train_cfg.max_epochs': value}, 'none', None, training=True)
 
 
 def test_a_run_of_no_iterations_is_refused(tmp_path):
@@ -55,18 +55,30 @@ def test_a_run_of_no_iterations_is_refused(tmp_path):
     config.write_text(f'_base_ = [{CONFIG!r}]\n'
                       'train_cfg = dict(_delete_=True, by_epoch=False, max_iters=0)\n')
     with pytest.raises(SystemExit, match='train_cfg.max_iters is 0; expected a whole number'):
-        load_tool_config(str(config), None, 'none', None)
+        load_tool_config(str(config), None, 'none', None, training=True)
     config.write_text(f'_base_ = [{CONFIG!r}]\n'
                       'train_cfg = dict(_delete_=True, by_epoch=False, max_iters=3)\n')
-    assert load_tool_config(str(config), None, 'none', None).train_cfg.max_iters == 3
+    cfg = load_tool_config(str(config), None, 'none', None, training=True)
+    assert cfg.train_cfg.max_iters == 3
 
 
 def test_no_epochs_is_accepted_to_test_loaded_weights():
     """The attention probe of tools/run_ablation.py tests a pretrained backbone untrained."""
     probe = str(REPO / 'configs/pretrained/svip_vit_synthetic_pretrained_attention.py')
-    assert load_tool_config(probe, None, 'none', None).train_cfg.max_epochs == 0
+    assert load_tool_config(probe, None, 'none', None, training=True).train_cfg.max_epochs == 0
     with pytest.raises(SystemExit, match='train_cfg.max_epochs is -1'):
-        load_tool_config(probe, {'train_cfg.max_epochs': -1}, 'none', None)
+        load_tool_config(probe, {'train_cfg.max_epochs': -1}, 'none', None, training=True)
     cfg = load_tool_config(CONFIG, {'train_cfg.max_epochs': 0, 'load_from': 'a.pth'}, 'none',
-                           None)
+                           None, training=True)
+    assert cfg.train_cfg.max_epochs == 0
+
+
+def test_train_tool_refuses_no_epochs_before_doing_anything(tmp_path):
+    proc = run_tool('train.py', CONFIG, '--work-dir', tmp_path / 'w', '--cfg-options',
+                    'train_cfg.max_epochs=-1', cwd=tmp_path)
+    assert proc.returncode != 0 and 'Traceback' not in proc.stderr
+    assert 'train_cfg.max_epochs is -1; expected a whole number >= 1' in proc.stderr
+    assert not (tmp_path / 'w').exists() and not (tmp_path / 'data').exists()
+    # tools/test.py evaluates a given checkpoint: the config's training length is not its
+    cfg = load_tool_config(CONFIG, {'train_cfg.max_epochs': 0}, 'none', None)
     assert cfg.train_cfg.max_epochs == 0

@@ -70,7 +70,8 @@ def amp_optim_wrapper(cfg_wrapper: dict) -> dict:
 
 
 def build_cfg(args) -> Config:
-    cfg = load_tool_config(args.config, args.cfg_options, args.launcher, args.work_dir)
+    cfg = load_tool_config(args.config, args.cfg_options, args.launcher, args.work_dir,
+                           training=True)
     if args.no_validate:
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     if args.amp:

@@ -15,19 +15,24 @@ _TOOL_KEYS = {'data_preparation', 'custom_imports'}
 
 
 def load_tool_config(config: str, cfg_options: Optional[dict], launcher: str,
-                     work_dir: Optional[str]) -> Config:
+                     work_dir: Optional[str], training: bool = False) -> Config:
     """Read ``config``, apply ``--cfg-options``, and set the launcher and the work dir
     (``--work-dir``, else the config's, else ``work_dirs/<config name>``).
 
+    Args:
+        training: the config is to train (tools/train.py): its training length is checked
+            too; tools/test.py evaluates a given checkpoint, whatever the config's length.
+
     Raises:
-        SystemExit: a ``--cfg-options`` key nobody reads (:func:`check_cfg_options`), or a
-            training length that trains nothing (:func:`check_training_length`).
+        SystemExit: a ``--cfg-options`` key nobody reads (:func:`check_cfg_options`), or, with
+            ``training``, a training length that trains nothing (:func:`check_training_length`).
     """
     cfg = Config.fromfile(config)
     if cfg_options:
         check_cfg_options(cfg, cfg_options)
         cfg.merge_from_dict(cfg_options)
-    check_training_length(cfg)
+    if training:
+        check_training_length(cfg)
     cfg.launcher = launcher
     if work_dir:
         cfg.work_dir = work_dir
