@@ -1,4 +1,5 @@
 """Re-export: the plain-type checkpoint format lives in :mod:`svip_mm.utils.checkpoint_format`
 (the safe reader in utils decodes it, so models need not import the engine)."""
-from ..utils.checkpoint_format import (HISTORY_TAG, NDARRAY_TAG, decode,  # noqa: F401
-                                       decode_checkpoint, encode, encode_checkpoint)
+from ..utils.checkpoint_format import (HISTORY_TAG, NDARRAY_TAG,  # noqa: F401
+                                       CheckpointFormatError, decode, decode_checkpoint, encode,
+                                       encode_checkpoint)
