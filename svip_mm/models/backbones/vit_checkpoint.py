@@ -24,14 +24,13 @@ import logging
 import math
 import os
 import re
-import urllib.parse
 from typing import Dict, Optional
 
 import torch
 from mmengine.logging import print_log
 from timm.layers import resample_abs_pos_embed
 
-from svip_mm.utils.safe_checkpoint import load_weights_file
+from svip_mm.utils.safe_checkpoint import load_weights_file, url_cache_file
 
 # mmpretrain VisionTransformer name -> timm name (regex on the key without 'backbone.')
 _MMPRETRAIN_TO_TIMM = [
@@ -155,28 +154,8 @@ def _download_from_hub(checkpoint: str, repo_id: str) -> str:
 
 def _download_from_url(url: str) -> str:
     """Path of the URL's file in torch.hub's checkpoint cache (downloaded if not there)."""
-    filename = os.path.basename(urllib.parse.urlparse(url).path)
-    if not filename:
-        raise ValueError(f'pretrained checkpoint URL {url!r} names no file; expected a URL '
-                         'ending in the weight file name (e.g. .../vit_b16.safetensors)')
-    # the same place torch.hub.load_state_dict_from_url keeps it; read here with the safe
-    # reader instead of the torch.load that function would call
-    cached = os.path.join(torch.hub.get_dir(), 'checkpoints', filename)
-    if os.path.isfile(cached):
-        print_log(f'ViT loading: {url} found in the torch.hub cache: {cached}', logger='current',
-                  level=logging.INFO)
-        return cached
-    os.makedirs(os.path.dirname(cached), exist_ok=True)
-    try:
-        # writes to a temporary file first: an interrupted download leaves no cached file
-        torch.hub.download_url_to_file(url, cached, progress=False)
-    except OSError as err:  # urllib's URLError / HTTPError are OSErrors
-        raise PretrainedWeightsUnavailable(
-            f'pretrained checkpoint {url!r} is not in the torch.hub cache and could not be '
-            f'downloaded ({err}). Download it on a machine with internet and put it at '
-            f'{cached} (torch.hub.get_dir()/checkpoints, set by TORCH_HOME), or use '
-            f'{_LOCAL_ALTERNATIVE}.') from err
-    return cached
+    return url_cache_file(url, what='pretrained checkpoint', error=PretrainedWeightsUnavailable,
+                          alternative=f'use {_LOCAL_ALTERNATIVE}')
 
 
 def resolve_pretrained_checkpoint(checkpoint: str) -> str:
