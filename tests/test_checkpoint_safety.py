@@ -47,13 +47,20 @@ def exec_payload(marker: Path) -> Ref:
 
 
 def _allow_listed():
-    """(name, the real object a pickle names) for every global of the legacy allow-list."""
+    """(name, the real object a pickle names) for every global of the legacy allow-list (the
+    allow-list holds stand-ins; a crafted file names the real objects)."""
+    core = (getattr(np, '_core', None) or np.core).multiarray
+    real_by_name = {'builtins.getattr': getattr, 'builtins.bytes': bytes,
+                    'mmengine.logging.history_buffer.HistoryBuffer': HistoryBuffer,
+                    'numpy.dtype': np.dtype, 'numpy.ndarray': np.ndarray}
     out = []
     for entry in legacy_checkpoint_globals():
         obj, name = entry if isinstance(entry, tuple) else \
             (entry, f'{entry.__module__}.{entry.__qualname__}')
-        real = {'builtins.getattr': getattr,
-                'mmengine.logging.history_buffer.HistoryBuffer': HistoryBuffer}.get(name, obj)
+        if name.endswith(('multiarray._reconstruct', 'multiarray.scalar')):
+            real = getattr(core, name.rsplit('.', 1)[1])  # pickled under numpy's own name
+        else:
+            real = real_by_name.get(name, obj)
         out.append((name, real))
     return out
 
