@@ -87,7 +87,7 @@ def checkpoint_hook_settings(cfg) -> Optional[Tuple[str, str, bool]]:
         return None
     by_epoch = hook.get('by_epoch', True)
     tmpl = hook.get('filename_tmpl') or ('epoch_{}.pth' if by_epoch else 'iter_{}.pth')
-    work_dir = cfg.work_dir
+    work_dir = osp.abspath(cfg.work_dir)  # as the Runner's work_dir
     out_dir = hook.get('out_dir') or work_dir
     if '://' in str(out_dir):
         return None
