@@ -1,5 +1,7 @@
 """--cfg-options of tools/train.py and tools/test.py: a key that would be silently ignored is
 refused with the closest existing names; the keys the documentation uses are accepted."""
+import re
+
 import pytest
 
 from svip_mm.engine.tool_config import load_tool_config
@@ -20,6 +22,24 @@ CONFIG = str(REPO / 'configs/svip_vit_synthetic.py')
 def test_a_key_nobody_reads_is_refused(key, message):
     with pytest.raises(SystemExit, match=message.replace('.', r'\.')):
         load_tool_config(CONFIG, {key: 1}, 'none', None)
+
+
+@pytest.mark.parametrize('key, value, message', [
+    ('train_cfg.max_epoch', 2, "train_cfg builds EpochBasedTrainLoop, which takes no "
+                               "'max_epoch'; did you mean max_epochs"),
+    ('model.neck.keepk', 3, "model.neck builds SemanticPatchSelector, which takes no 'keepk'; "
+                            'did you mean keep_k?'),
+    ('model.head.foo', 1, "model.head builds SemanticAttributeHead, which takes no 'foo'; it "
+                          'takes attribute_group_ids, class_attributes'),
+    ('optim_wrapper.optimizer.lr', 'abc', "optim_wrapper.optimizer.lr='abc': expected a number "
+                                          '(the config has 0.0005)'),
+    ('train_cfg.max_epochs', 'x', "train_cfg.max_epochs='x': expected a number (the config has "
+                                  '30)'),
+])
+def test_a_typo_inside_a_section_or_a_wrong_type_is_refused_before_anything_runs(key, value,
+                                                                                   message):
+    with pytest.raises(SystemExit, match=re.escape(message)):
+        load_tool_config(CONFIG, {key: value}, 'none', None)
 
 
 def test_the_documented_keys_are_accepted():

@@ -97,11 +97,15 @@ def check_cfg_options(cfg: Config, cfg_options: dict) -> None:
     new entry nobody reads, and the run goes on with the config's value. Here every key's
     parents must exist in the config (list entries by index), and a new top-level key must be
     one the Runner or the tools read. A new last component under an existing dict is allowed
-    (a constructor argument the config leaves at its default); a misspelt one fails when that
-    component is built.
+    when it is an argument of the class that dict builds (a constructor argument the config
+    leaves at its default): where the class can be found (the dict's ``type`` in the
+    registries, or the training loop for ``train_cfg``) and takes no ``**kwargs``, a name it
+    does not take is refused before anything runs. A value replacing a number must be a number
+    (``lr=abc`` would otherwise fail deep inside the optimizer).
 
     Raises:
-        SystemExit: naming the key, the missing part and the closest existing names.
+        SystemExit: naming the key, the missing part and the closest existing names, or the
+            value and the type expected.
     """
     known_top = set(cfg.keys()) | _TOOL_KEYS | \
         set(inspect.signature(Runner.__init__).parameters) - {'self'}
@@ -125,6 +129,61 @@ def check_cfg_options(cfg: Config, cfg_options: dict) -> None:
                 _not_a_container(key, parts[:depth], node)
         if len(parts) > 1 and not isinstance(node, (dict, list, tuple)):
             _not_a_container(key, parts[:-1], node)
+        last = parts[-1]
+        if isinstance(node, dict) and last not in node and len(parts) > 1:
+            _check_argument(key, parts, node)
+        current = node.get(last) if isinstance(node, dict) else \
+            (node[int(last)] if isinstance(node, (list, tuple)) and last.isdigit()
+             and int(last) < len(node) else None)
+        _check_value_type(key, cfg_options[key], current)
+
+
+def _check_value_type(key: str, value, current) -> None:
+    """A number in the config may only be replaced by a number (an int by an int or float)."""
+    if isinstance(current, bool) or current is None:
+        return
+    if isinstance(current, (int, float)) and not (
+            isinstance(value, (int, float)) and not isinstance(value, bool)):
+        raise SystemExit(f'--cfg-options {key}={value!r}: expected a number (the config has '
+                         f'{current!r})')
+
+
+def _built_class(parts, node: dict):
+    """The class the dict at ``parts[:-1]`` builds, where it can be told: the training loop
+    for ``train_cfg``, else the dict's ``type`` looked up in mmpretrain's registries (None when
+    unknown or ambiguous)."""
+    if parts[:-1] == ['train_cfg'] and 'type' not in node:
+        from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
+        return EpochBasedTrainLoop if node.get('by_epoch', True) else IterBasedTrainLoop
+    kind = node.get('type')
+    if isinstance(kind, type):
+        return kind
+    if not isinstance(kind, str):
+        return None
+    import mmpretrain.registry as registries
+    from mmengine.registry import Registry, init_default_scope
+    init_default_scope('mmpretrain')
+    found = {registry.get(kind) for registry in vars(registries).values()
+             if isinstance(registry, Registry)} - {None}
+    return found.pop() if len(found) == 1 else None
+
+
+def _check_argument(key: str, parts, node: dict) -> None:
+    """Refuse a new last component that the class built from ``node`` does not take."""
+    cls = _built_class(parts, node)
+    if cls is None or not inspect.isclass(cls):
+        return
+    params = inspect.signature(cls.__init__).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    names = sorted(set(params) - {'self'} | ({'by_epoch', 'type'}
+                                             if parts[:-1] == ['train_cfg'] else {'type'}))
+    if parts[-1] in names:
+        return
+    close = difflib.get_close_matches(parts[-1], names, n=3)
+    hint = f'; did you mean {", ".join(close)}?' if close else f'; it takes {", ".join(names)}'
+    raise SystemExit(f'--cfg-options {key}: {".".join(parts[:-1])} builds {cls.__name__}, which '
+                     f'takes no {parts[-1]!r}{hint}')
 
 
 def _not_a_container(key: str, path, node) -> None:
