@@ -1,5 +1,8 @@
+from .compactness_loss import AttributeCompactnessLoss
 from .consistency_loss import SVIPConsistencyLoss
 from .decorrelation_loss import AttributeDecorrelationLoss
+from .prototype_decorrelation_loss import PrototypeDecorrelationLoss
 from .selector_loss import SVIPSelectorLoss
 
-__all__ = ['AttributeDecorrelationLoss', 'SVIPConsistencyLoss', 'SVIPSelectorLoss']
+__all__ = ['AttributeDecorrelationLoss', 'SVIPConsistencyLoss', 'SVIPSelectorLoss',
+           'AttributeCompactnessLoss', 'PrototypeDecorrelationLoss']
