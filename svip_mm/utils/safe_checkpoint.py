@@ -502,14 +502,22 @@ def load_weights_file(path: str) -> Dict[str, torch.Tensor]:
 
     Raises:
         FileNotFoundError: the path does not exist.
+        CheckpointReadError: safetensors cannot read a ``.safetensors`` file (the message
+            names it), or :func:`load_checkpoint_file`'s errors.
         ValueError: the file holds no tensor dict.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f'weight file not found: {path!r}')
     if path.endswith('.safetensors'):
+        from safetensors import SafetensorError
         from safetensors.torch import load_file
-        return dict(load_file(path, device='cpu'))
+        try:
+            return dict(load_file(path, device='cpu'))
+        except SafetensorError as err:  # its message names no file
+            raise CheckpointReadError(
+                f'{path!r} could not be read as a .safetensors file (damaged, truncated, or '
+                f'another format under that name?): {err}') from None
     obj = load_checkpoint_file(path, map_location='cpu')
     for key in ('state_dict', 'model', 'module', 'network'):
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
