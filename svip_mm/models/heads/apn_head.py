@@ -236,7 +236,7 @@ class APNHead(ClassTableMixin, ClsHead):
                     ) -> List[DataSample]:
         """Put the global branch's results on each DataSample: ``pred_score`` (softmax over
         all C classes), ``pred_label`` and ``pred_attributes`` [K] (a_glob)."""
-        scores = F.softmax(self.class_logits(attributes, 'all').float(), dim=1)
+        scores = F.softmax(self.class_logits(attributes, 'all').float(), dim=1).detach()
         labels = scores.argmax(dim=1, keepdim=True)
         if data_samples is None:
             data_samples = [None] * scores.size(0)
