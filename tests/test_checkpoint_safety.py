@@ -16,9 +16,9 @@ from mmengine.logging import HistoryBuffer
 from mmengine.runner import Runner
 
 import svip_mm  # noqa: F401
-from svip_mm.engine import load_checkpoint_file
-from svip_mm.engine.checkpoint_format import decode, encode
-from svip_mm.engine.safe_checkpoint import UnsafeCheckpointError, legacy_checkpoint_globals
+from svip_mm.utils.checkpoint_format import decode, encode
+from svip_mm.utils.safe_checkpoint import (UnsafeCheckpointError, legacy_checkpoint_globals,
+                                          load_checkpoint_file)
 from tiny_config import REPO, train_tiny
 from tool_process import run_tool
 

@@ -19,7 +19,7 @@ import torch
 from mmengine.runner.checkpoint import CheckpointLoader
 
 import svip_mm  # noqa: F401
-from svip_mm.engine.checkpoint_format import HISTORY_TAG, NDARRAY_TAG, encode
+from svip_mm.utils.checkpoint_format import HISTORY_TAG, NDARRAY_TAG, encode
 from svip_mm.utils.safe_checkpoint import (CheckpointReadError, UnsafeCheckpointError,
                                            load_checkpoint_file)
 from test_checkpoint_safety import Ref, exec_payload

@@ -23,7 +23,8 @@ from mmengine.config import Config
 from mmpretrain.registry import HOOKS, MODELS
 
 import svip_mm  # noqa: F401
-from svip_mm.engine.checkpoint_hook import class_table_buffers, weight_mismatch
+from svip_mm.engine.checkpoint_hook import weight_mismatch
+from svip_mm.models.heads.class_table import class_table_buffers
 
 REPO = Path(__file__).resolve().parents[1]
 DIM, HEADS, DEPTH, K, KEEP = 768, 12, 2, 6, 40

@@ -18,7 +18,7 @@ import timm
 import torch
 from safetensors.torch import load_file, save_file
 
-from svip_mm.engine.safe_checkpoint import UnsafeCheckpointError
+from svip_mm.utils.safe_checkpoint import UnsafeCheckpointError
 from svip_mm.models.backbones import SVIPVisionTransformer
 
 # a tiny ViT in timm's key layout (and the SVIP arch that matches it)

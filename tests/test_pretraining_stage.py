@@ -16,7 +16,8 @@ from tiny_config import REPO
 
 from svip_mm.datasets.synthetic_zsl import (KNOWN_PATTERNS, KNOWN_SHAPES, PALETTE_HSV, PRESETS,
                                             resolve_params)
-from svip_mm.engine import load_checkpoint_file, prepare_data
+from svip_mm.engine import prepare_data
+from svip_mm.utils import load_checkpoint_file
 
 PRETRAIN_CONFIG = REPO / 'configs/pretrain/vit_synthetic_source.py'
 TINY_SOURCE = dict(images_per_class=5, n_seen=12, n_unseen=5, n_val=4)

@@ -11,7 +11,8 @@ import torch
 from mmengine.runner import Runner
 
 import svip_mm  # noqa: F401
-from svip_mm.engine import load_checkpoint_file, prepare_data
+from svip_mm.engine import prepare_data
+from svip_mm.utils import load_checkpoint_file
 from tiny_config import tiny_cfg
 
 @pytest.fixture(scope='module')

@@ -43,7 +43,7 @@ from mmengine.runner import Runner  # noqa: E402
 import svip_mm  # noqa: E402,F401
 from svip_mm.engine import init_distributed, prepare_data  # noqa: E402
 from svip_mm.engine.checkpoint_hook import CheckpointMismatchError  # noqa: E402
-from svip_mm.engine.safe_checkpoint import CheckpointReadError  # noqa: E402
+from svip_mm.utils.safe_checkpoint import CheckpointReadError  # noqa: E402
 from svip_mm.engine.tool_config import load_tool_config  # noqa: E402
 from svip_mm.evaluation import GZSLMetric, PredictionCollector  # noqa: E402
 from svip_mm.evaluation.test_table import format_test_table as format_table  # noqa: E402

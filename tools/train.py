@@ -28,7 +28,7 @@ from svip_mm.engine.checkpoint_hook import (CheckpointMismatchError,  # noqa: E4
                                             CheckpointOverwriteError, check_run_start)
 from svip_mm.engine.latest_checkpoint import latest_checkpoint  # noqa: E402
 from svip_mm.engine.work_dir_lock import WorkDirLockedError, lock_work_dir  # noqa: E402
-from svip_mm.engine.safe_checkpoint import CheckpointReadError  # noqa: E402
+from svip_mm.utils.safe_checkpoint import CheckpointReadError  # noqa: E402
 from svip_mm.engine.tool_config import load_tool_config  # noqa: E402
 
 

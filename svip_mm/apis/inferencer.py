@@ -89,7 +89,7 @@ class SVIPInferencer:
     Args:
         config: a config file path or a :class:`mmengine.config.Config`.
         checkpoint: an svip_mm / MMEngine checkpoint (``state_dict`` + ``meta``), read with
-            the safe unpickler (:func:`svip_mm.engine.load_checkpoint_file`).
+            the safe unpickler (:func:`svip_mm.utils.load_checkpoint_file`).
         device: where the model runs (``'cpu'``, ``'cuda:0'``, ...).
         word_vectors: a ``.npy`` path or array for the neck's word vectors, used only when
             the checkpoint does not hold ``neck.word_vectors`` (default: the config's file).

@@ -11,8 +11,9 @@ from .check import CheckReport, check_xlsa17
 from .synthetic_dataset import ZSLSynthetic, default_synthetic_root
 from .synthetic_zsl import ensure_synthetic_zsl, generate_synthetic_zsl
 from .transforms import LoadForegroundMask, MaskBackgroundUnits
-from .xlsa17 import (SPLITS, Xlsa17Annotations, Xlsa17FormatError, ZSLAWA2, ZSLCUB, ZSLSUN,
-                     ZSLXlsa17Dataset, load_xlsa17, map_image_path)
+from .xlsa17 import ZSLAWA2, ZSLCUB, ZSLSUN, ZSLXlsa17Dataset
+from .xlsa17_format import (SPLITS, Xlsa17Annotations, Xlsa17FormatError, load_xlsa17,
+                            map_image_path)
 
 __all__ = [
     'LoadForegroundMask', 'MaskBackgroundUnits', 'ZSLSynthetic', 'default_synthetic_root',

@@ -28,16 +28,10 @@ from mmpretrain.registry import DATASETS
 from .attribute_groups import resolve_attribute_groups
 from .attribute_names import read_attribute_names
 from .check import check_xlsa17
-# The file format (reading and validating the .mat files), importable from here as before.
-from .xlsa17_format import (_SHOW, COUNT_KEYS, LOC_FIELDS, SPLITS,  # noqa: F401
-                            Xlsa17Annotations, Xlsa17FormatError, annotation_counts,
+from .xlsa17_format import (_SHOW, SPLITS, Xlsa17Annotations, Xlsa17FormatError,
                             annotation_problems, load_xlsa17, map_image_path)
 
-__all__ = [
-    'SPLITS', 'Xlsa17FormatError', 'Xlsa17Annotations', 'load_xlsa17', 'map_image_path',
-    'annotation_counts', 'annotation_problems', 'ZSLXlsa17Dataset', 'ZSLCUB', 'ZSLAWA2',
-    'ZSLSUN'
-]
+__all__ = ['ZSLXlsa17Dataset', 'ZSLCUB', 'ZSLAWA2', 'ZSLSUN']
 
 
 def _missing_message(what: str, paths: Sequence[str], expected: str) -> str:

@@ -1,4 +1,4 @@
-from .safe_checkpoint import load_checkpoint_file, load_weights_file, use_safe_loader_in_mmengine
+from .safe_checkpoint import use_safe_loader_in_mmengine
 
 use_safe_loader_in_mmengine()
 
@@ -18,6 +18,5 @@ __all__ = [
     'AutocastOptimWrapper', 'CompileBackboneHook', 'EpochSeedHook', 'NonFiniteLossHook',
     'SDPABackendHook', 'compile_backbone', 'optimizer_impl_cfg', 'SVIPCheckpointHook',
     'SVIPOptimWrapperConstructor', 'TwoPhaseScheduleHook', 'ZSLClassTableHook',
-    'init_distributed', 'load_checkpoint_file', 'load_weights_file', 'prepare_data',
-    'use_safe_loader_in_mmengine'
+    'init_distributed', 'prepare_data', 'use_safe_loader_in_mmengine'
 ]

@@ -9,7 +9,7 @@ from mmengine.hooks import CheckpointHook
 from mmengine.model import is_model_wrapper
 from mmpretrain.registry import HOOKS
 
-from ..models.heads.class_table import class_table_buffers  # noqa: F401  (re-exported)
+from ..models.heads.class_table import class_table_buffers
 from ..utils.checkpoint_format import decode_checkpoint, encode_checkpoint
 from ..utils.safe_checkpoint import load_checkpoint_file
 from .atomic_backend import ATOMIC_LOCAL

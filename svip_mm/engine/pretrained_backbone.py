@@ -114,7 +114,7 @@ def config_digest(cfg: Config, seed: int) -> str:
 def read_meta(path: str) -> Optional[Dict[str, Any]]:
     """The meta of a file this step wrote; None for anything else (including unreadable
     files and checkpoints of other origin)."""
-    from .safe_checkpoint import load_checkpoint_file
+    from ..utils.safe_checkpoint import load_checkpoint_file
     try:
         obj = load_checkpoint_file(path, map_location='cpu')
     except Exception:  # a foreign file of any kind: not ours
@@ -161,7 +161,7 @@ def _source_data(cfg: Config) -> Optional[Dict[str, Any]]:
 
 def _final_checkpoint(run_dir: str, max_epochs: int) -> Tuple[str, Dict[str, Any]]:
     from .latest_checkpoint import latest_checkpoint
-    from .safe_checkpoint import load_checkpoint_file
+    from ..utils.safe_checkpoint import load_checkpoint_file
     path = latest_checkpoint(run_dir)
     ckpt = load_checkpoint_file(path, map_location='cpu')
     epoch = (ckpt.get('meta') or {}).get('epoch')

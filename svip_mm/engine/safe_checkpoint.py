@@ -12,7 +12,7 @@ that another package registered before is refused rather than left with its own 
 
 The reader itself (:func:`load_checkpoint_file`, :func:`load_weights_file`, the errors and
 the legacy allow-list) lives in :mod:`svip_mm.utils.safe_checkpoint`, so that model code can
-use it without importing the engine; it is re-exported here under its old names.
+use it without importing the engine.
 """
 import logging
 import os.path as osp
@@ -23,10 +23,8 @@ import torch
 from mmengine.dist import get_dist_info
 from mmengine.logging import print_log
 
-from ..utils.safe_checkpoint import (CheckpointReadError, CheckpointUnavailableError,  # noqa: F401
-                                     UnsafeCheckpointError, legacy_checkpoint_globals,
-                                     load_checkpoint_file, load_url_checkpoint,
-                                     load_weights_file)
+from ..utils.safe_checkpoint import (CheckpointReadError, load_checkpoint_file,
+                                     load_url_checkpoint)
 
 
 def safe_load_local(filename: str, map_location: Any = None) -> Any:

@@ -1,5 +1,7 @@
 from .apn_head import APNHead
 from .class_table import ClassTableMixin
 from .semantic_attribute_head import SemanticAttributeHead, tokens_to_patch_grid
+from .transzero_head import TransZeroHead
 
-__all__ = ['APNHead', 'ClassTableMixin', 'SemanticAttributeHead', 'tokens_to_patch_grid']
+__all__ = ['APNHead', 'ClassTableMixin', 'SemanticAttributeHead', 'tokens_to_patch_grid',
+           'TransZeroHead']
