@@ -151,7 +151,7 @@ def test_unknown_rules_are_errors():
 
 
 # ----------------------------------------------------------------- released phrase rules
-# Expected words written by hand from svip-method.md section 8a (the released
+# Expected words written by hand from docs/method.md, section 8.2 (the released
 # tools/extract_attribute_w2v_*.py scripts): case kept, only the listed replacements.
 @pytest.mark.parametrize('dataset, name, expected', [
     ('cub', 'has_bill_shape::spatulate', ['bill', 'shape', 'broad']),

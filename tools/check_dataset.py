@@ -1,8 +1,8 @@
 """Validate a downloaded xlsa17-format ZSL dataset and list what is missing.
 
 Compares the files under a data root with the known counts of the benchmark (classes
-seen/unseen, images per split, attribute dimension; zsl-protocol.md) and checks that every
-listed image exists. Exit status 0 when everything matches, 1 otherwise.
+seen/unseen, images per split, attribute dimension; docs/method.md, section 9.1) and checks
+that every listed image exists. Exit status 0 when everything matches, 1 otherwise.
 
 Examples::
 

@@ -317,7 +317,7 @@ def write_report(args, records: Dict[str, List[dict]], path: str) -> List[str]:
     entries = [(k, label, cfg) for k, label, cfg in EXPERIMENTS[exp] if k in records]
     groups = attribute_group_keys(records)
     lines = [f'<!-- written by tools/run_ablation.py {exp}; edit the text around the tables in '
-             'the README, not here -->',
+             'docs/results.md, not here -->',
              f'# Synthetic-data experiment: {exp}', '',
              f'Report written by `python tools/run_ablation.py {" ".join(sys.argv[1:])}` on '
              f'{datetime.date.today()} ({platform.processor() or platform.machine()}, '

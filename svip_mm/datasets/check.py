@@ -2,8 +2,8 @@
 
 Unlike constructing the dataset (which stops at the first kind of error), the check visits
 every file, every split and every listed image and reports all problems at once, next to a
-table of found vs expected counts (zsl-protocol.md). Used by ``tools/check_dataset.py`` and
-``ZSLXlsa17Dataset.check``.
+table of found vs expected counts (docs/method.md, section 9.1). Used by
+``tools/check_dataset.py`` and ``ZSLXlsa17Dataset.check``.
 """
 import os.path as osp
 from dataclasses import dataclass, field

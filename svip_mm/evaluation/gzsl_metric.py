@@ -17,7 +17,7 @@ def _field(sample: Any, key: str) -> Any:
 
 @METRICS.register_module()
 class GZSLMetric(BaseMetric):
-    """ZSL top-1 and GZSL U / S / H with calibrated stacking (``docs/zsl-protocol.md``).
+    """ZSL top-1 and GZSL U / S / H with calibrated stacking (``docs/method.md``, section 9).
 
     Evaluate it on test-seen and test-unseen together (e.g. a ``ConcatDataset``). Every
     predicted sample must carry:

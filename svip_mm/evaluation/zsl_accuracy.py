@@ -2,7 +2,7 @@
 
 Everything here is a pure function of numpy arrays (torch tensors are accepted and converted),
 so it can be used from notebooks, tests, :class:`~svip_mm.evaluation.GZSLMetric` and the gamma
-calibration tool alike. Definitions follow ``docs/zsl-protocol.md``:
+calibration tool alike. Definitions follow ``docs/method.md``, section 9:
 
 - Shapes: ``N`` samples, ``C`` classes in the global class order, ``G`` candidate gammas.
   ``scores`` is ``[N, C]``, ``labels`` ``[N]`` (0-based global class ids), ``is_unseen`` ``[N]``
@@ -380,7 +380,7 @@ def best_gamma(sweep: Dict[str, np.ndarray]) -> Dict[str, float]:
 def evaluate_zsl(scores, labels, is_unseen, seen_classes, unseen_classes, gamma: float = 0.0,
                  blocks: Iterable[str] = BLOCKS,
                  oracle_gammas: Optional[Sequence[float]] = None) -> Dict[str, float]:
-    """All report blocks of ``docs/zsl-protocol.md`` from arrays.
+    """All report blocks of ``docs/method.md``, section 9.3, from arrays.
 
     Args:
         scores: ``[N, C]`` softmax probabilities over all C classes (global order) of the

@@ -1,5 +1,5 @@
 """The semantic context token e and how it is applied to units that are not kept
-(spec, section 3).
+(docs/method.md, section 3).
 
 e = p2t(v2p(w)^T): the [K, d_w] attribute word vectors w are projected to the patch width
 (v2p: [K, d_w] -> [K, C]) and then across attributes to the u*u patches of a unit
