@@ -65,6 +65,11 @@ class APNHead(ClassTableMixin, ClsHead):
       final LayerNorm, so of either sign) replace the ResNet-101 layer-4 regions (7 x 7 at
       224 px, D = 2048, after a ReLU); the compactness sum therefore runs over 196 rather than
       49 positions at larger distances, with the released weights unchanged;
+    - the image size is the config's: the released 224 px on the real datasets' configs, the
+      synthetic benchmark's 64 px (an 8 x 8 grid of 8 px patches) on the synthetic ones;
+    - the whole ViT is fine-tuned after the prototype-only epochs (the released code keeps
+      the ResNet's stem and first block frozen), and it is not first fine-tuned on the seen
+      classes as the released CUB and SUN ResNets were;
     - the cross-entropy is the paper's (on the class scores) by default, the released double
       softmax is ``ce_form='softmax_twice'``;
     - compactness is a training loss in every epoch; the released code adds it only after its
@@ -95,8 +100,10 @@ class APNHead(ClassTableMixin, ClsHead):
             (released ``--cpt``).
         prototype_init_scale: prototypes start uniform in [0, prototype_init_scale) (the
             released 2e-4).
-        class_attributes, seen_classes, attribute_group_ids: the class table, optional here
-            (the ZSL hook sets it from the dataset); see :class:`ClassTableMixin`.
+        class_attributes: optional [C, K] class attribute matrix (array or ``.npy`` path);
+            the ZSL hook sets the class table from the dataset (:class:`ClassTableMixin`).
+        seen_classes: global ids of the seen classes (with ``class_attributes``).
+        attribute_group_ids: optional [K] group index per attribute (negative: no group).
         num_prefix_tokens: leading non-patch tokens of ``out_type='raw'`` input (1 for a CLS
             token); None guesses (see :func:`tokens_to_patch_grid`).
         loss: the cross-entropy module (mmpretrain config).
