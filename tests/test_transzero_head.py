@@ -155,7 +155,7 @@ def test_geometry_penalty_is_nonnegative_and_plain_has_none():
     assert penalty.shape == (9, 9) and bool((penalty >= 0).all())
     plain = _head(encoder_attention='plain')
     assert not hasattr(plain, 'geometry_weight')
-    plain(( torch.randn(2, D, 3, 3), ))
+    assert plain((torch.randn(2, D, 3, 3), )).shape == (2, K)
 
 
 # ------------------------------------------------------------------ losses vs numpy
@@ -170,9 +170,8 @@ def test_self_calibration_loss_by_hand():
     assert math.isclose(float(got), expected, rel_tol=1e-6)
     assert not math.isclose(expected, -0.3 * np.log(mass).mean(), rel_tol=1e-3)
     # no log(0): a vanishing unseen mass gives a large finite loss
-    far = torch.tensor([[200.0, -200.0, -200.0]])
-    assert math.isfinite(float(loss(far, torch.tensor(unseen)))) and float(loss(far, torch.tensor(
-        unseen))) > 100
+    far = float(loss(torch.tensor([[200.0, -200.0, -200.0]]), torch.tensor(unseen)))
+    assert math.isfinite(far) and far > 100
     with pytest.raises(ValueError, match='unseen_mask'):
         loss(torch.zeros(2, 3), torch.zeros(4, dtype=torch.bool))
 

@@ -28,7 +28,7 @@ def grid_geometry_embedding(grid: Tuple[int, int], num_frequencies: int = 8,
 
     Each cell (r, c) of an h x w grid (raster order, as ViT patch tokens) is a box with
     centre ((r + 1/2) / h, (c + 1/2) / w) and the size the released code gives it,
-    (1/h + 1, 1/w + 1). For cells i, j the relative geometry is the 4-vector
+    (1/h + 1, 1/w + 1). For cells i, j the relative geometry is the 4-vector::
 
         g_ij = (log max(|dr_ij| / (1/h + 1), 1e-3), log max(|dc_ij| / (1/w + 1), 1e-3), 0, 0)
 
@@ -57,7 +57,7 @@ def grid_geometry_embedding(grid: Tuple[int, int], num_frequencies: int = 8,
 class GeometryEncoderLayer(nn.Module):
     """One single-head encoder layer over region (patch) features, as in TransZero's encoder.
 
-    With x [B, N, d] and an optional geometry penalty G [N, N] (>= 0):
+    With x [B, N, d] and an optional geometry penalty G [N, N] (>= 0)::
 
         P = dropout_a(softmax(q(x) k(x)^T / sqrt(d) - G))
         y = LN_1(x + dropout(o(P v(x))))
@@ -103,7 +103,7 @@ class GeometryEncoderLayer(nn.Module):
 class AttributeDecoderLayer(nn.Module):
     """A post-norm transformer decoder layer with attribute queries (torch's
     ``TransformerDecoderLayer`` arrangement, ReLU), whose self-attention can be switched off
-    as in the released SUN setting.
+    as in the released SUN setting::
 
         t = LN_1(t + dropout(SelfAttn(t)))         (only with self_attention)
         t = LN_2(t + dropout(CrossAttn(t, m, m)))
