@@ -1,6 +1,5 @@
 """Every experiment config parses, builds its model, and carries the hyperparameters of
 docs/method.md, section 6."""
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,8 +8,8 @@ from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
 
 import svip_mm  # noqa: F401
+from repo import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 
 # docs/method.md, section 6: K, keep k, classes, epochs, phase 1 (epochs, lr), phase 2 lr,
 # Adam beta1, selector BCE weight, decorrelation weight (official value applied twice)

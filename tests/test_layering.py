@@ -2,7 +2,9 @@
 import ast
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1] / 'svip_mm'
+from repo import REPO
+
+PACKAGE = REPO / 'svip_mm'
 
 
 def _imported_modules(path: Path):

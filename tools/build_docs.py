@@ -9,7 +9,7 @@ Steps:
    interpreter. The full build runs each notebook in ``tutorials/`` with its own defaults, as a
    reader would (outputs under ``work_dirs/tutorial_NN``, data under ``data/``). The quick build
    inserts a cell with the small parameters of ``tutorials/small_parameters.py`` (those of
-   ``tests/test_tutorials.py``) after the cell tagged ``parameters`` and runs in
+   ``tests/test_docs/test_tutorials.py``) after the cell tagged ``parameters`` and runs in
    ``OUT/staging/run``. A cell that raises stops the build.
 2. Cache: an executed notebook is kept under ``OUT/notebook_cache``, keyed on the notebook file,
    the injected parameters and the code it runs (``svip_mm/``, ``configs/``, ``tools/``, their
@@ -67,7 +67,7 @@ def quick_paths(name: str) -> dict:
     paths = dict(repo_root=str(REPO), data_root='synthetic_zsl',
                  work_dir=f'work_dirs/tutorial_{stem}')
     if name.startswith('02_'):
-        # as in tests/test_tutorials.py: trains its own tiny model, whatever ran before
+        # as in tests/test_docs/test_tutorials.py: trains its own tiny model, whatever ran before
         paths['tutorial1_dir'] = 'work_dirs/no_tutorial_1'
     if name.startswith('04_'):
         paths.update(dataset='cub', data_root='no_download')

@@ -1,6 +1,6 @@
 """The small parameters of the tutorials: shrunk runs for the tests and the quick docs build.
 
-``tests/test_tutorials.py`` and ``tools/build_docs.py --quick`` both inject these values after
+``tests/test_docs/test_tutorials.py`` and ``tools/build_docs.py --quick`` both inject these values after
 each notebook's cell tagged ``parameters``; they add the paths (repository, data, work dir)
 themselves, since those depend on where the notebook runs. Plain Python, no svip_mm import.
 """

@@ -5,7 +5,7 @@
 #
 # mmpretrain's VisionTransformer loads the step's file through MMEngine's Pretrained init
 # (its keys are the backbone's own, unprefixed; MMEngine loads non-strictly, so the test
-# tests/test_pretraining_stage.py checks that every weight arrives).
+# tests/test_engine/test_pretraining_stage.py checks that every weight arrives).
 _base_ = ['../baseline_vit_synthetic.py']
 
 pretrained = 'data/pretrained/vit_synthetic_source_seed0.pth'

@@ -1,7 +1,8 @@
 """Every predicted sample of a test run, kept as numpy arrays and Python scalars.
 
 :class:`PredictionCollector` is an MMEngine metric that reports nothing: appended to a
-Runner's ``test_evaluator.metrics``, it keeps the fields of each predicted ``DataSample``
+Runner's ``test_evaluator.metrics`` (or named in a config's ``test_evaluator`` as
+``dict(type='PredictionCollector')``), it keeps the fields of each predicted ``DataSample``
 (:data:`PRED_FIELDS`, and ``img_path``) so that a tool can write them (``tools/test.py --out
 F.pkl``) or compute something of its own from them (``tools/calibrate.py``).
 """
@@ -9,6 +10,7 @@ from typing import Dict, List
 
 import numpy as np
 from mmengine.evaluator import BaseMetric
+from mmpretrain.registry import METRICS
 
 # fields copied from each predicted sample (when present)
 PRED_FIELDS = ('gt_label', 'is_unseen', 'pred_score', 'pred_label', 'pred_attributes',
@@ -16,6 +18,7 @@ PRED_FIELDS = ('gt_label', 'is_unseen', 'pred_score', 'pred_label', 'pred_attrib
 SCALAR_FIELDS = ('gt_label', 'pred_label', 'is_unseen')
 
 
+@METRICS.register_module()
 class PredictionCollector(BaseMetric):
     """Keeps every predicted sample's fields (:data:`PRED_FIELDS`, ``img_path``) as numpy
     arrays / Python scalars; reports no metric. After the test, ``collected`` holds the list

@@ -271,8 +271,8 @@ def legacy_checkpoint_globals() -> list:
     Stand-ins only, registered under the names an old file pickles: no real ``getattr``,
     ``HistoryBuffer`` or numpy global is on it (see the module docstring). The stand-ins
     reach no attribute, module or code, and accept nothing but the data they stand for.
-    tests/test_checkpoint_safety.py sends an exec payload through each entry, and
-    tests/test_checkpoint_safety_crafted.py the numpy payloads.
+    tests/test_utils/test_checkpoint_safety.py sends an exec payload through each entry, and
+    tests/test_utils/test_checkpoint_safety_crafted.py the numpy payloads.
     """
     return [*_numpy_stand_ins(),
             (_LegacyHistoryBuffer, 'mmengine.logging.history_buffer.HistoryBuffer'),

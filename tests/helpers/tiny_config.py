@@ -3,7 +3,7 @@ from pathlib import Path
 
 from mmengine.config import Config
 
-REPO = Path(__file__).resolve().parents[1]
+from repo import REPO
 
 
 def tiny_cfg(data_root: Path, work_dir: Path, epochs: int = 1, images_per_class: int = 5,

@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from tiny_config import REPO
+from repo import REPO
 
 
 def run_tool(script: str, *args, cwd) -> subprocess.CompletedProcess:

@@ -2,7 +2,6 @@
 for one epoch on a small synthetic set: agreement with the Runner's own test step, class
 tables replaced at inference time, word vectors from the checkpoint, bad inputs."""
 import copy
-import importlib.util
 import time
 from pathlib import Path
 
@@ -17,8 +16,8 @@ import svip_mm  # noqa: F401
 from svip_mm.apis import SVIPInferencer, load_class_table
 from svip_mm.engine import prepare_data
 from tiny_config import tiny_cfg
+from repo import REPO, load_tool
 
-REPO = Path(__file__).resolve().parents[1]
 # the synthetic default's attribute and class counts, as the default config declares them
 _DEFAULT_CFG = Config.fromfile(str(REPO / 'configs/svip_vit_synthetic.py'))
 _DEFAULT = _DEFAULT_CFG.model.head
@@ -27,13 +26,6 @@ K, C = _DEFAULT.num_attributes, _DEFAULT.num_classes
 GRID = _DEFAULT_CFG.vit_arch['img_size'] // _DEFAULT_CFG.vit_arch['patch_size'] \
     // _DEFAULT_CFG.model.neck.unit_size
 KEEP = _DEFAULT_CFG.model.neck.keep_k
-
-
-def load_tool(name):
-    spec = importlib.util.spec_from_file_location(f'tool_{name}', REPO / 'tools' / f'{name}.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope='module')
@@ -364,10 +356,7 @@ def test_tools_on_images_of_any_size(trained, tmp_path, capsys):
 
 
 def test_predict_help_gives_the_class_table_format(capsys):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location('tool_predict', REPO / 'tools/predict.py')
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('predict')
     with pytest.raises(SystemExit):
         tool.parse_args(['--help'])
     text = ' '.join(capsys.readouterr().out.split())

@@ -3,7 +3,6 @@
 Datasets are generated tiny (5 images per class, 32 px, 2x supersampling) into tmp_path; the
 class/split logic runs at full size, since it does not render anything.
 """
-import importlib.util
 import json
 import os
 import shutil
@@ -18,8 +17,8 @@ from svip_mm.datasets.synthetic_zsl import (ATTRIBUTES_FILE, META_FILE, PRESETS,
                                             _SeenSetStats, ensure_synthetic_zsl,
                                             generate_synthetic_zsl, load_synthetic_meta,
                                             render_sample, resolve_params, split_report)
+from repo import load_tool
 
-REPO = Path(__file__).resolve().parents[1]
 TINY = dict(images_per_class=5, image_size=32, supersample=2, feature_dim=16)
 LOC_KEYS = ('trainval_loc', 'train_loc', 'val_loc', 'test_seen_loc', 'test_unseen_loc')
 
@@ -425,10 +424,7 @@ def test_presets_sizes():
 
 
 def test_cli(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location('make_synthetic_zsl',
-                                                  REPO / 'tools' / 'make_synthetic_zsl.py')
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('make_synthetic_zsl')
     out = tmp_path / 'cli'
     args = ['--out', str(out), '--image-size', '32', '--no-clutter', '--images-per-class', '2',
             '--set', 'test_seen_fraction=0.5', '--set', 'supersample=2', '--workers', '1']

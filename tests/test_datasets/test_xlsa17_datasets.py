@@ -5,7 +5,6 @@ Every dataset here is a tiny tree written by :mod:`xlsa17_fixture` in the exact 
 import os
 import os.path as osp
 import shutil
-import sys
 
 import numpy as np
 import pytest
@@ -16,8 +15,9 @@ from xlsa17_fixture import update_mat, write_xlsa17_fixture
 
 from svip_mm.datasets import (ZSLAWA2, ZSLCUB, ZSLSUN, Xlsa17FormatError, ZSLXlsa17Dataset,
                               map_image_path, read_attribute_names, resolve_attribute_groups)
+from repo import REPO as REPO_PATH, load_tool
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = str(REPO_PATH)
 CLASSES = {'cub': ZSLCUB, 'awa2': ZSLAWA2, 'sun': ZSLSUN}
 SPLIT_NAMES = ('trainval', 'train', 'val', 'test_seen', 'test_unseen', 'test')
 
@@ -289,11 +289,7 @@ def test_check_mode_reports_everything(cub, capsys):
     text = '\n'.join(report.problems)
     assert 'missing attribute_names_file' in text and 'num_images: found 24' in text
     assert "'test_unseen': 2" in text
-    sys.path.insert(0, osp.join(REPO, 'tools'))
-    try:
-        import check_dataset
-    finally:
-        sys.path.pop(0)
+    check_dataset = load_tool('check_dataset')
     assert check_dataset.main(['ZSLCUB', '--data-root', cub.root]) == 1
     out = capsys.readouterr().out
     assert 'missing images: 2' in out and gone[0] in out and '<-- differs' in out

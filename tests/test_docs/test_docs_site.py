@@ -19,8 +19,8 @@ import threading
 from pathlib import Path
 
 import pytest
+from repo import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 BUILD = REPO / 'tools' / 'build_docs.py'
 CHROMIUM = Path('/usr/bin/chromium')
 CHROMEDRIVER = Path('/usr/bin/chromedriver')

@@ -1,11 +1,10 @@
 """.readthedocs.yaml builds the site with the repository's own tool, into the folder Read the
 Docs serves (``$READTHEDOCS_OUTPUT/html``), from the repository's own requirements."""
-import importlib.util
 import shlex
 
 import yaml
 
-from tiny_config import REPO
+from repo import REPO, load_tool
 
 
 def _config():
@@ -23,9 +22,7 @@ def test_the_build_installs_from_the_repository_and_runs_build_docs(tmp_path):
     words = shlex.split(build)
     assert words[:2] == ['python', 'tools/build_docs.py']
     # the tool accepts these arguments and builds into OUT/html, which Read the Docs serves
-    spec = importlib.util.spec_from_file_location('build_docs', REPO / 'tools/build_docs.py')
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('build_docs')
     args = tool.parse_args([w.replace('$READTHEDOCS_OUTPUT', str(tmp_path)) for w in words[2:]])
     assert args.quick and args.out == tmp_path
     assert '"$READTHEDOCS_OUTPUT"' in build  # quoted: a path with spaces stays one argument

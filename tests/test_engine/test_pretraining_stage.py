@@ -12,7 +12,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from tiny_config import REPO
+from repo import REPO
 
 from svip_mm.datasets.synthetic_zsl import (KNOWN_PATTERNS, KNOWN_SHAPES, PALETTE_HSV, PRESETS,
                                             resolve_params)

@@ -4,17 +4,17 @@ import logging
 import os
 import subprocess
 import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 import torch
 from mmengine.config import Config
-from tiny_config import REPO, tiny_cfg
+from repo import REPO
+from tiny_config import tiny_cfg
 from torch.utils.data import DataLoader
 
 from svip_mm.engine import EpochSeedHook, prepare_data
 
-HELPERS = Path(__file__).parent / 'helpers'
+HELPERS = REPO / 'tests' / 'helpers'
 
 
 def _train(cfg_file, work_dir, *extra):

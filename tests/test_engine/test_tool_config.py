@@ -5,7 +5,7 @@ import re
 import pytest
 
 from svip_mm.engine.tool_config import load_tool_config
-from tiny_config import REPO
+from repo import REPO
 from tool_process import run_tool
 
 CONFIG = str(REPO / 'configs/svip_vit_synthetic.py')

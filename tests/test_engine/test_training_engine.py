@@ -1,6 +1,4 @@
 """Training machinery on the real Runner: two-phase lr, NaN guard, --amp on the CPU."""
-import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -9,11 +7,10 @@ from mmengine.runner import Runner
 import svip_mm  # noqa: F401
 from svip_mm.engine import TwoPhaseScheduleHook, prepare_data
 
-sys.path.insert(0, str(Path(__file__).parent))
-from tiny_config import REPO, tiny_cfg  # noqa: E402
+from repo import load_tool
+from tiny_config import tiny_cfg
 
-sys.path.insert(0, str(REPO / 'tools'))
-import train as train_tool  # noqa: E402
+train_tool = load_tool('train')
 
 
 @pytest.fixture(scope='module')

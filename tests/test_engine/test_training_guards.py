@@ -21,14 +21,13 @@ from svip_mm.engine.checkpoint_hook import (CheckpointMismatchError, CheckpointO
 from svip_mm.engine.latest_checkpoint import checkpoints_after, latest_checkpoint
 from svip_mm.engine.work_dir_lock import (LOCK_NAME, WorkDirLockedError, lock_work_dir,
                                           unlock_work_dir)
-from tiny_config import REPO, train_tiny
+from repo import REPO
 from tool_process import run_tool
 
 
-@pytest.fixture(scope='module')
-def trained(tmp_path_factory):
-    base = tmp_path_factory.mktemp('guards')
-    cfg, ckpt = train_tiny(base)
+@pytest.fixture
+def trained(tiny_trained):
+    base, cfg, ckpt = tiny_trained
     return base, cfg, ckpt
 
 

@@ -5,14 +5,12 @@ and 8): (a, b, c) units, selector sigmoid + k lowest, context token p2t(v2p(w)^T
 (C, 4) order and added to the other units, explicit attention, head_1 on all 49 units, mean.
 """
 import argparse
-import importlib.util
 import os
 import pickle
 import shutil
 import subprocess
 import sys
 import warnings
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -25,8 +23,8 @@ from mmpretrain.registry import HOOKS, MODELS
 import svip_mm  # noqa: F401
 from svip_mm.engine.checkpoint_hook import weight_mismatch
 from svip_mm.models.heads.class_table import class_table_buffers
+from repo import REPO, load_tool
 
-REPO = Path(__file__).resolve().parents[1]
 DIM, HEADS, DEPTH, K, KEEP = 768, 12, 2, 6, 40
 # tiny widths with the official layout (224 px, 16 px patches, 7x7 units of 2x2)
 TINY = dict(dim=24, hidden=16)
@@ -102,10 +100,7 @@ def convert_in_process(capsys, *args):
     than SystemExit propagates: the command line would print a traceback."""
     global _TOOL
     if _TOOL is None:
-        spec = importlib.util.spec_from_file_location(
-            'convert_tool', REPO / 'tools/convert_official_checkpoint.py')
-        _TOOL = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(_TOOL)
+        _TOOL = load_tool('convert_official_checkpoint')
     capsys.readouterr()
     code = 0
     with warnings.catch_warnings():

@@ -20,6 +20,7 @@ from safetensors.torch import load_file, save_file
 
 from svip_mm.utils.safe_checkpoint import UnsafeCheckpointError
 from svip_mm.models.backbones import SVIPVisionTransformer
+from repo import REPO
 
 # a tiny ViT in timm's key layout (and the SVIP arch that matches it)
 TINY = dict(embed_dims=32, num_layers=2, num_heads=2, patch_size=8, img_size=32)
@@ -206,7 +207,7 @@ def test_a_local_file_named_like_a_hub_name_is_loaded_as_a_file(tmp_path, hub_ca
 def test_real_dataset_configs_name_timm_hub_weights(name):
     from mmengine.config import Config
     from svip_mm.models.backbones.vit_checkpoint import hub_repo_id
-    repo = os.path.join(os.path.dirname(__file__), '..', 'configs', f'svip_vit_{name}.py')
+    repo = str(REPO / 'configs' / f'svip_vit_{name}.py')
     init = Config.fromfile(repo).model.backbone.init_cfg
     assert init.type == 'Pretrained'
     assert hub_repo_id(init.checkpoint) == 'timm/vit_base_patch16_224.orig_in21k_ft_in1k'
@@ -215,7 +216,7 @@ def test_real_dataset_configs_name_timm_hub_weights(name):
 def test_building_a_config_model_downloads_nothing_and_init_says_where(hub_cache):
     """The weights are fetched by init_weights (training), not when the model is built."""
     from mmengine.config import Config
-    init = Config.fromfile(os.path.join(os.path.dirname(__file__), '..', 'configs',
+    init = Config.fromfile(os.path.join(str(REPO), 'configs',
                                         'svip_vit_cub.py')).model.backbone.init_cfg
     model = SVIPVisionTransformer('base', init_cfg=init.to_dict())
     assert list(hub_cache.iterdir()) == []

@@ -4,7 +4,6 @@ The released behaviours written here (attribute groups, PIL-bilinear resizing as
 does it, ``drop_last``, the max-pool prototype) are facts about the released code, stated
 independently of svip_mm's implementation.
 """
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -18,8 +17,8 @@ from PIL import Image
 import svip_mm  # noqa: F401
 from svip_mm.datasets.attribute_groups import (AWA2_PREDICATES, SUN_ATTRIBUTES,
                                                resolve_attribute_groups)
+from repo import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 REAL = ('cub', 'awa2', 'sun')
 
 

@@ -41,7 +41,6 @@ time on svip_mm's side and checks that the term it concerns moves beyond 10x the
 """
 import copy
 import functools
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -59,8 +58,8 @@ from svip_mm.models.official_checkpoint import (convert_official_state,
                                                 official_model_settings)
 from test_convert_official_checkpoint import official_network
 from test_released_parity import CUB_NAMES, RELEASED_CUB_STARTS
+from repo import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 TOL = 1e-5
 # tiny widths, the official layout: 224 px, 16 px patches -> 14x14 patches, 7x7 units of 2x2
 DIM, DEPTH, HEADS, HIDDEN, PATCH, UNIT = 24, 2, 2, 16, 16, 2

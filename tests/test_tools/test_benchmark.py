@@ -8,14 +8,15 @@ import sys
 import pytest
 import torch
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from repo import REPO, load_tool
+
+ROOT = str(REPO)
 TOOL = osp.join(ROOT, 'tools', 'benchmark.py')
 CONFIG = osp.join(ROOT, 'configs', 'svip_vit_synthetic.py')
 TINY = ['--batch-size', '2', '--infer-batch-size', '3', '--iters', '1', '--warmup', '1',
         '--repeats', '2', '--threads', '1']
 
-sys.path.insert(0, osp.join(ROOT, 'tools'))
-import benchmark  # noqa: E402
+benchmark = load_tool('benchmark')
 
 
 def _check_phase(phase, keys, device='cpu'):

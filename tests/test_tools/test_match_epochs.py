@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'tools'))
-from match_epochs import match_epochs, phase_costs, read_train_rows  # noqa: E402
+from repo import TOOLS, load_tool
 
-TOOL = Path(__file__).resolve().parents[1] / 'tools' / 'match_epochs.py'
+_tool = load_tool('match_epochs')
+match_epochs, phase_costs, read_train_rows = (_tool.match_epochs, _tool.phase_costs,
+                                              _tool.read_train_rows)
+TOOL = TOOLS / 'match_epochs.py'
 
 
 def _log(work_dir, epochs, iters, time_of, stamp='20261203_000000', extra=()):

@@ -1,14 +1,13 @@
 """tools/package_map.py: lines per subpackage and the import picture, relative imports resolved."""
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'tools'))
-from package_map import package_map  # noqa: E402
+from repo import TOOLS, load_tool
 
-TOOL = Path(__file__).resolve().parents[1] / 'tools' / 'package_map.py'
+package_map = load_tool('package_map').package_map
+TOOL = TOOLS / 'package_map.py'
 
 
 def _write(root, rel, text):

@@ -1,5 +1,4 @@
 """tools/run_ablation.py: its experiments name real configs; statistics, report and reuse."""
-import importlib.util
 import json
 
 import matplotlib.pyplot as plt
@@ -7,14 +6,11 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 
-from tiny_config import REPO
+from repo import REPO, load_tool
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location('run_ablation', REPO / 'tools/run_ablation.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('run_ablation')
 
 
 def test_every_experiment_config_loads_and_differs_from_the_others_in_its_experiment():

@@ -2,7 +2,6 @@
 with a tiny model trained for one epoch in the fixture; calibrate's pure functions on planted
 scores."""
 import copy
-import importlib.util
 import json
 import os
 import pickle
@@ -23,16 +22,9 @@ from svip_mm.engine import prepare_data
 from svip_mm.evaluation import (OFFICIAL_GAMMAS, calibrate_gamma, evaluate_zsl, gamma_option,
                                 holdout_split)
 from tiny_config import tiny_cfg as shared_tiny_cfg
+from repo import REPO, load_tool
 
-REPO = Path(__file__).resolve().parents[1]
 GAMMA = 0.05
-
-
-def load_tool(name):
-    spec = importlib.util.spec_from_file_location(f'tool_{name}', REPO / 'tools' / f'{name}.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def tool_env():

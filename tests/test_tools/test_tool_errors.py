@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from svip_mm.utils.tool_errors import error_message, run_tool as run_under_policy
-from tiny_config import REPO, train_tiny
+from repo import REPO
 from tool_process import run_tool
 
 
@@ -81,10 +81,9 @@ def test_key_error_is_not_quoted():
 
 
 # ------------------------------------------------------------ every tool, as a user runs it
-@pytest.fixture(scope='module')
-def trained(tmp_path_factory):
-    base = tmp_path_factory.mktemp('tool_errors')
-    cfg, ckpt = train_tiny(base)
+@pytest.fixture
+def trained(tiny_trained):
+    base, cfg, ckpt = tiny_trained
     return base, base / 'tiny.py', ckpt
 
 

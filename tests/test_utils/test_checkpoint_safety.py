@@ -19,7 +19,7 @@ import svip_mm  # noqa: F401
 from svip_mm.utils.checkpoint_format import decode, encode
 from svip_mm.utils.safe_checkpoint import (UnsafeCheckpointError, legacy_checkpoint_globals,
                                           load_checkpoint_file)
-from tiny_config import REPO, train_tiny
+from repo import REPO
 from tool_process import run_tool
 
 
@@ -137,10 +137,9 @@ def test_legacy_getattr_refuses_everything_but_history_statistics(tmp_path):
 
 
 # ------------------------------------------------------------------ the project's checkpoints
-@pytest.fixture(scope='module')
-def trained(tmp_path_factory):
-    base = tmp_path_factory.mktemp('safety')
-    cfg, ckpt = train_tiny(base)
+@pytest.fixture
+def trained(tiny_trained):
+    base, cfg, ckpt = tiny_trained
     return base, cfg, ckpt
 
 

@@ -23,16 +23,15 @@ from svip_mm.utils.checkpoint_format import HISTORY_TAG, NDARRAY_TAG, encode
 from svip_mm.utils.safe_checkpoint import (CheckpointReadError, UnsafeCheckpointError,
                                            load_checkpoint_file)
 from test_checkpoint_safety import Ref, exec_payload
-from tiny_config import REPO, train_tiny
+from repo import REPO
 from tool_process import run_tool
 
 _CORE = getattr(np, '_core', None) or np.core
 
 
-@pytest.fixture(scope='module')
-def trained(tmp_path_factory):
-    base = tmp_path_factory.mktemp('crafted')
-    cfg, ckpt = train_tiny(base)
+@pytest.fixture
+def trained(tiny_trained):
+    base, cfg, ckpt = tiny_trained
     return base, cfg, ckpt
 
 

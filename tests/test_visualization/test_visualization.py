@@ -3,9 +3,7 @@
 ``tools/test.py --show-dir`` on a few synthetic test images."""
 import copy
 import dataclasses
-import importlib.util
 import pickle
-from pathlib import Path
 
 import matplotlib.image as mpimg
 import numpy as np
@@ -26,8 +24,8 @@ from svip_mm.visualization import (SVIPVisualizationHook, analyse_image, attenti
                                    plot_selection, prediction_title, selection_panel_labels)
 from svip_mm.visualization.grid import unit_at, unit_boxes
 from tiny_config import tiny_cfg
+from repo import load_tool
 
-REPO = Path(__file__).resolve().parents[1]
 K, C = 15, 40
 
 
@@ -373,13 +371,6 @@ def test_input_to_display_flips_bgr():
 
 
 # ------------------------------------------------------------------ hook + tools/test.py
-def load_tool(name):
-    spec = importlib.util.spec_from_file_location(f'tool_{name}', REPO / 'tools' / f'{name}.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope='module')
 def tiny_job(tmp_path_factory):
     """A 5-image synthetic test set (2 seen + 3 unseen) and a checkpoint of an untrained model

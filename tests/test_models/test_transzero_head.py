@@ -2,7 +2,6 @@
 plain numpy, the self-calibration switch, one train and test step behind mmpretrain's
 ImageClassifier + VisionTransformer, and the published numbers in the real-dataset configs."""
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +15,7 @@ from mmpretrain.structures import DataSample
 import svip_mm  # noqa: F401
 from svip_mm.models.heads.transzero_head import GeometryEncoderLayer, grid_geometry_embedding
 
-REPO = Path(__file__).resolve().parents[1]
+from repo import REPO
 K, C, D, SEEN = 4, 5, 8, [0, 1, 2]
 
 

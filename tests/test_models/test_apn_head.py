@@ -4,7 +4,6 @@ mmpretrain's ImageClassifier + VisionTransformer through one training and one te
 the CUB / AwA2 / SUN configs with the released hyperparameters."""
 import copy
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +17,7 @@ import svip_mm  # noqa: F401
 from svip_mm.models.heads import APNHead
 from svip_mm.models.losses import AttributeCompactnessLoss, PrototypeDecorrelationLoss
 
-REPO = Path(__file__).resolve().parents[1]
+from repo import REPO
 
 # a tiny class table: 5 classes (0, 2, 3 seen), 4 attributes in groups {0, 1}, {2}, none
 ATT = np.array([[1.0, 0.0, 2.0, 0.0],
