@@ -68,8 +68,13 @@ def test_every_output_has_its_shape(form):
     for branch in ('global', 'local'):
         assert out[f'{branch}_maps'].shape == (b, n, K)
         assert out[f'{branch}_attributes'].shape == (b, K)
-        assert head.attribute_maps(feats, branch).shape == (b, n, K)
-    torch.testing.assert_close(head.attribute_maps(feats), tokens @ head.local_prototypes.t())
+        assert head.attribute_maps(feats, branch).shape == (b, K, h, w)
+        # the [B, K, h, w] maps are the branch's [B, N, K] maps on the patch grid
+        torch.testing.assert_close(head.attribute_maps(feats, branch).flatten(2).transpose(1, 2),
+                                   out[f'{branch}_maps'])
+    torch.testing.assert_close(head.attribute_maps(feats),
+                               (tokens @ head.local_prototypes.t()).transpose(1, 2)
+                               .reshape(b, K, h, w))
     assert head(feats).shape == (b, K)
     assert head.class_logits(out['global_attributes'], 'seen').shape == (b, len(SEEN))
     assert head.class_logits(out['global_attributes'], 'all').shape == (b, C)

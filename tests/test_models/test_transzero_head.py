@@ -59,8 +59,8 @@ def test_output_shapes(layout):
     t, v, maps = head.transformer(feats, need_weights=True)
     assert t.shape == (b, K, 12) and v.shape == (K, 6) and maps.shape == (b, K, h * w)
     maps = head.attribute_maps(feats)
-    assert maps.shape == (b, K, h * w)
-    assert torch.allclose(maps.sum(-1), torch.ones(b, K), atol=1e-5)  # no dropout in maps
+    assert maps.shape == (b, K, h, w)
+    assert torch.allclose(maps.sum((2, 3)), torch.ones(b, K), atol=1e-5)  # no dropout in maps
     assert head.training  # attribute_maps restores the mode
     losses = head.loss(feats, _samples([0, 1, 2]))
     assert set(losses) == {'loss_ce', 'loss_attribute_regression', 'loss_self_calibration',
@@ -325,7 +325,7 @@ def test_train_and_test_step_behind_image_classifier(tmp_path):
     assert out[0].pred_score.shape == (40, ) and out[0].pred_attributes.shape == (12, )
     maps = model.head.attribute_maps(model.extract_feat(
         model.data_preprocessor(dict(inputs=list(images)), False)['inputs']))
-    assert maps.shape == (4, 12, 64)
+    assert maps.shape == (4, 12, 8, 8)
 
 
 # ------------------------------------------------------------------ configs

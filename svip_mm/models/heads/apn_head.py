@@ -14,14 +14,14 @@ from ..losses.compactness_loss import AttributeCompactnessLoss  # noqa: F401
 from ..losses.prototype_decorrelation_loss import PrototypeDecorrelationLoss  # noqa: F401
 from ..utils.arrays import ArrayLike
 from ..utils.choices import check_choice
-from .class_table import ClassTableMixin
 from .semantic_attribute_head import tokens_to_patch_grid
+from .zsl_head import ZSLHeadMixin, tokens_to_maps
 
 BRANCHES = ('global', 'local')
 
 
 @MODELS.register_module()
-class APNHead(ClassTableMixin, ClsHead):
+class APNHead(ZSLHeadMixin, ClsHead):
     """Attribute Prototype Network (Xu et al., NeurIPS 2020) on the patch tokens of a ViT.
 
     Shapes (B images, N = h * w patch tokens of width D, K attributes, C classes, S seen):
@@ -31,13 +31,17 @@ class APNHead(ClassTableMixin, ClsHead):
       :func:`tokens_to_patch_grid`);
     - prototypes W [K, D] (global branch, ``global_prototypes``) and P [K, D] (local branch,
       ``local_prototypes``), both parameters;
-    - attribute maps ``X W^T`` and ``X P^T`` [B, N, K] (:meth:`attribute_maps`);
+    - attribute maps ``X W^T`` and ``X P^T`` [B, N, K] (:meth:`branch_outputs`; as
+      [B, K, h, w] maps on the patch grid from :meth:`attribute_maps`);
     - a_glob [B, K]: the global maps pooled over N by ``global_pooling`` (max: CUB, mean:
       AwA2 / SUN in the released scripts); a_loc [B, K]: the local maps pooled by
       ``local_pooling`` (max, as released);
     - class scores ``scale * a A^T`` against the L2-normalised class attribute vectors A of
       the class table: [B, S] over the seen classes in training, [B, C] over all classes at
-      inference, which uses the global branch alone.
+      inference, which uses the global branch alone (:meth:`score_classes` scores any
+      class table the same way).
+
+    The ZSL head interface (docs/interfaces.md) is :class:`ZSLHeadMixin`'s.
 
     Training losses (each a key of the returned dict, each already weighted):
 
@@ -178,10 +182,11 @@ class APNHead(ClassTableMixin, ClsHead):
         return tokens, grid
 
     def attribute_maps(self, feats: Tuple[torch.Tensor], branch: str = 'local') -> torch.Tensor:
-        """Per-patch attribute maps [B, N, K] (``X P^T`` for ``'local'``, ``X W^T`` for
-        ``'global'``), N = h * w in raster order; the grid is :meth:`patch_tokens`'s."""
-        tokens, _ = self.patch_tokens(feats)
-        return self._maps(tokens, branch)
+        """Per-patch attribute maps [B, K, h, w] on the patch grid of :meth:`patch_tokens`
+        (the ZSL head interface): ``X P^T`` of the local branch (default, the branch APN
+        localises attributes with) or ``X W^T`` of the global one (``branch='global'``)."""
+        tokens, grid = self.patch_tokens(feats)
+        return tokens_to_maps(self._maps(tokens, branch), grid)
 
     def _maps(self, tokens: torch.Tensor, branch: str) -> torch.Tensor:
         return tokens @ self.prototypes(branch).to(tokens.dtype).t()
@@ -203,8 +208,12 @@ class APNHead(ClassTableMixin, ClsHead):
     def class_logits(self, attributes: torch.Tensor, classes: str = 'seen') -> torch.Tensor:
         """[B, K] attributes -> [B, C'] class scores ``scale * a A^T`` over the seen
         (``'seen'``) or all (``'all'``) classes."""
-        rows = self.class_rows(classes).to(attributes.dtype)
-        return self.scale * (attributes @ rows.t())
+        return self.score_classes(attributes, self.class_rows(classes))
+
+    def score_classes(self, attributes: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """[B, K] attributes (a_glob at inference), [C', K] normalised rows of any class
+        table -> [B, C'] class scores ``scale * a A^T`` (the ZSL head interface; no bias)."""
+        return self.scale * (attributes @ rows.to(attributes.dtype).t())
 
     def _class_loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         scores = logits.float()

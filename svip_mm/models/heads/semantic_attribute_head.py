@@ -8,10 +8,10 @@ from mmpretrain.models.heads import ClsHead
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from ..utils import patches_to_units
+from ..utils import check_unit_grid, patches_to_units
 from ..utils.arrays import ArrayLike
 from ..utils.choices import check_choice
-from .class_table import ClassTableMixin
+from .zsl_head import ZSLHeadMixin, tokens_to_maps
 
 
 def tokens_to_patch_grid(feat: torch.Tensor, num_prefix_tokens: Optional[int] = None
@@ -40,7 +40,7 @@ def tokens_to_patch_grid(feat: torch.Tensor, num_prefix_tokens: Optional[int] = 
 
 
 @MODELS.register_module()
-class SemanticAttributeHead(ClassTableMixin, ClsHead):
+class SemanticAttributeHead(ZSLHeadMixin, ClsHead):
     """Maps each unit to K attribute scores, pools them, and scores classes by attributes.
 
     Class logits are ``scale * sim(a, A_c)`` against class attribute vectors A_c that are
@@ -70,7 +70,12 @@ class SemanticAttributeHead(ClassTableMixin, ClsHead):
             :class:`SVIPClassifier` sets it from its backbone.
 
     The class table (``class_attributes``, ``seen_mask``, ``attribute_group_ids``, the
-    seen-class targets) is :class:`ClassTableMixin`'s.
+    seen-class targets) is :class:`ClassTableMixin`'s; the ZSL head interface
+    (:meth:`score_classes`, :meth:`attribute_maps` on the unit grid, ``predict``) is
+    :class:`ZSLHeadMixin`'s (docs/interfaces.md). Inside :class:`SVIPClassifier` the head
+    also serves the SVIP head interface (``unit_size``, ``pooling``, ``eval_units``,
+    :meth:`attribute_scores`, :meth:`attribute_losses`, :meth:`similarity`,
+    :meth:`predictions`; :class:`~svip_mm.models.classifiers.interfaces.SVIPHead`).
     """
     def __init__(self,
                  num_attributes: int,
@@ -133,6 +138,21 @@ class SemanticAttributeHead(ClassTableMixin, ClsHead):
     def class_logits(self, attributes: torch.Tensor, classes: str = 'seen') -> torch.Tensor:
         """[B, K] -> [B, C'] logits ``scale * sim`` over seen or all classes."""
         return self.scale * self.similarity(attributes, classes)
+
+    def score_classes(self, attributes: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """[B, K] attributes, [C', K] normalised rows of any class table -> [B, C'] logits
+        ``scale * sim`` (the ZSL head interface; no test-time bias)."""
+        return self.scale * self.similarity_to(attributes, rows)
+
+    def attribute_maps(self, feats: Tuple[torch.Tensor]) -> torch.Tensor:
+        """[B, K, h/u, w/u]: each unit's attribute scores ``fc(unit)`` before pooling, on the
+        unit grid (a cell covers u x u patches) of the last feature's patch grid h x w.
+
+        The units are those of the plain backbone output (``feats``); inside
+        :class:`SVIPClassifier` the head pools the units of the contextualised pass instead."""
+        patches, grid = tokens_to_patch_grid(feats[-1], self.num_prefix_tokens)
+        units = patches_to_units(patches, grid, self.unit_size)
+        return tokens_to_maps(self.fc(units), check_unit_grid(grid, self.unit_size))
 
     def attribute_losses(self, attributes: torch.Tensor, data_samples: List[DataSample],
                          suffix: str = '', decorrelate: bool = True) -> Dict[str, torch.Tensor]:

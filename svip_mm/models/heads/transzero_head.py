@@ -14,8 +14,8 @@ from mmpretrain.structures import DataSample
 from ..necks.semantic_context_token import read_word_vectors
 from ..utils.arrays import ArrayLike, read_array
 from ..utils.choices import check_choice
-from .class_table import ClassTableMixin
 from .semantic_attribute_head import tokens_to_patch_grid
+from .zsl_head import ZSLHeadMixin, tokens_to_maps
 
 ENCODER_ATTENTIONS = ('geometry', 'plain')
 CE_CLASSES = ('all', 'seen')
@@ -144,7 +144,7 @@ class AttributeDecoderLayer(nn.Module):
 
 
 @MODELS.register_module()
-class TransZeroHead(ClassTableMixin, ClsHead):
+class TransZeroHead(ZSLHeadMixin, ClsHead):
     """TransZero's attribute-guided transformer over ViT patch tokens.
 
     Shapes (B images, N = h*w patch tokens of width Dv, K attributes, word vectors of width
@@ -180,7 +180,14 @@ class TransZeroHead(ClassTableMixin, ClsHead):
     Prediction: ``pred_score`` = softmax over ALL C classes of s, with the bias when
     ``bias_at_test`` (the released evaluation keeps it), ``pred_label``, and
     ``pred_attributes`` = e [K]. :meth:`attribute_maps` gives the decoder's cross-attention
-    [B, K, N] (K per-attribute maps over the patch grid, raster order).
+    as [B, K, h, w] maps (one per attribute over the patch grid).
+
+    The ZSL head interface (docs/interfaces.md) is :class:`ZSLHeadMixin`'s. Its
+    :meth:`score_classes` is s = e A^T WITHOUT the bias; :meth:`prediction_bias` is the bias
+    when ``bias_at_test`` (else None), so ``pred_score = softmax(score_classes(e, Â) +
+    prediction_bias())``. On another class table the bias needs each class's seen status;
+    on a table of unseen classes only (or seen only) it adds the same constant to every
+    class and changes neither the softmax nor the argmax.
 
     Departures from the published method (docs/transzero.md lists them with reasons):
 
@@ -373,16 +380,18 @@ class TransZeroHead(ClassTableMixin, ClsHead):
         return torch.einsum('kw,wd,bkd->bk', v.to(t.dtype), self.semantic_proj.to(t.dtype), t)
 
     def attribute_maps(self, feats: Tuple[torch.Tensor]) -> torch.Tensor:
-        """[B, K, N] attention of each attribute query over the N patches (last decoder
-        layer, heads averaged; rows sum to 1; N in the grid's raster order), computed without
-        dropout (the head in eval mode for the call) and without gradients."""
+        """[B, K, h, w] attention of each attribute query over the h x w patch grid (last
+        decoder layer, heads averaged; each map sums to 1), computed without dropout (the
+        head in eval mode for the call) and without gradients."""
+        _, grid = tokens_to_patch_grid(feats[-1], self.num_prefix_tokens)
         was_training = self.training
         self.eval()
         try:
             with torch.no_grad():
-                return self.transformer(feats, need_weights=True)[2]
+                weights = self.transformer(feats, need_weights=True)[2]  # [B, K, N]
         finally:
             self.train(was_training)
+        return tokens_to_maps(weights.transpose(1, 2), grid)
 
     def bias_vector(self) -> torch.Tensor:
         """[C]: +beta on unseen, -beta on seen classes."""
@@ -392,8 +401,26 @@ class TransZeroHead(ClassTableMixin, ClsHead):
     def class_scores(self, embedding: torch.Tensor, with_bias: bool) -> torch.Tensor:
         """[B, K] e -> [B, C] s = e Â^T (+ the calibration bias), float32."""
         self._seen_index()  # was the class table set at all?
-        scores = embedding.float() @ self.class_attributes.float().t()
+        scores = self.score_classes(embedding, self.class_attributes)
         return scores + self.bias_vector() if with_bias else scores
+
+    def score_classes(self, attributes: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """[B, K] e, [C', K] rows of any class table (:meth:`class_table_rows`) -> [B, C']
+        float32 scores e A^T, without the calibration bias (see :meth:`prediction_bias`)."""
+        return attributes.float() @ rows.float().t()
+
+    def prediction_bias(self) -> Optional[torch.Tensor]:
+        """[C] the calibration bias (+beta unseen, -beta seen) that ``predict`` adds with
+        ``bias_at_test``; None without it."""
+        return self.bias_vector() if self.bias_at_test else None
+
+    def class_table_rows(self, class_attributes: ArrayLike) -> torch.Tensor:
+        """[C', K] raw class attribute vectors -> [C', K] rows as the head prepares its own:
+        negatives set to 0 first with ``clip_negative_attributes``, then normalised."""
+        if self.clip_negative_attributes:
+            array = read_array(class_attributes, 'class attribute')
+            class_attributes = np.where(array < 0, 0, array)
+        return super().class_table_rows(class_attributes)
 
     def transzero_losses(self, embedding: torch.Tensor, data_samples: List[DataSample]
                          ) -> Dict[str, torch.Tensor]:
