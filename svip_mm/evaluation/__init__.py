@@ -12,10 +12,14 @@
   --out F.pkl``, calibration).
 - :mod:`.calibration`: the calibration gamma chosen without the test set
   (:func:`holdout_split`, :func:`calibrate_gamma`, :func:`gamma_option`).
+- :mod:`.comparison`: methods compared over seeds (:func:`paired_difference`,
+  :func:`inside_seed_spread`, :func:`format_methods_rows`, :func:`format_paired_difference`).
 - :mod:`.test_table`: the table ``tools/test.py`` prints (:func:`format_test_table`).
 """
 from .attribute_group_metric import AttributeGroupMetric
 from .calibration import calibrate_gamma, gamma_option, holdout_split
+from .comparison import (format_methods_rows, format_paired_difference, inside_seed_spread,
+                         paired_difference)
 from .gzsl_metric import GZSLMetric
 from .patch_selection_metric import (PatchSelectionMetric, binary_auroc, kept_precision,
                                      patch_selection_scores, per_image_auroc, topk_keep,
@@ -33,5 +37,6 @@ __all__ = [
     'harmonic_mean', 'per_class_accuracy', 'per_sample_accuracy', 'zsl_top1',
     'PatchSelectionMetric', 'binary_auroc', 'kept_precision', 'patch_selection_scores',
     'per_image_auroc', 'topk_keep', 'unit_foreground_fraction', 'AttributeGroupMetric',
-    'PredictionCollector', 'calibrate_gamma', 'gamma_option', 'holdout_split', 'format_test_table'
+    'PredictionCollector', 'calibrate_gamma', 'gamma_option', 'holdout_split', 'format_test_table',
+    'paired_difference', 'inside_seed_spread', 'format_methods_rows', 'format_paired_difference'
 ]
