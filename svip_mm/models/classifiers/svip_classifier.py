@@ -1,14 +1,16 @@
 """The SVIP classifier: a two-pass training step and a one-pass prediction
 (docs/method.md, section 4)."""
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple, Union
 
 import torch
+import torch.nn as nn
 from mmpretrain.models.classifiers import BaseClassifier
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 from ..utils import patches_to_units
 from ..utils.choices import check_choice
+from .interfaces import SVIPBackbone, SVIPHead, SVIPSelectorNeck, check_interface
 from .keep_sets import LearnedKeepSets
 from .oracle_keep_sets import OracleKeepSets
 
@@ -19,10 +21,17 @@ SELECTIONS = ('learned', 'oracle')
 class SVIPClassifier(BaseClassifier):
     """SVIP: select patches at the input, contextualise the rest, classify by attributes.
 
+    The parts must offer the interfaces of :mod:`.interfaces` (docs/interfaces.md): the
+    backbone :class:`~.interfaces.SVIPBackbone`, the neck :class:`~.interfaces.SVIPSelectorNeck`,
+    the head :class:`~.interfaces.SVIPHead` (a ZSL head that scores units). They are checked
+    when the model is built: a part that lacks a member raises a ``TypeError`` naming its
+    class, the members and the interface.
+
     Args:
-        backbone: a :class:`SVIPVisionTransformer` config (needs ``embed`` / ``encode``).
-        neck: a :class:`SemanticPatchSelector` config.
-        head: a :class:`SemanticAttributeHead` config.
+        backbone: a :class:`SVIPVisionTransformer` config (or another
+            :class:`~.interfaces.SVIPBackbone`; a built module is taken as it is).
+        neck: a :class:`SemanticPatchSelector` config (or module).
+        head: a :class:`SemanticAttributeHead` config (or module).
         consistency: config of :class:`SVIPConsistencyLoss`.
         predict_attention: in ``predict``, also run the source pass (full image, attention of
             all layers) and put its per-unit aggregated attention on each sample as
@@ -40,9 +49,9 @@ class SVIPClassifier(BaseClassifier):
     """
 
     def __init__(self,
-                 backbone: dict,
-                 neck: dict,
-                 head: dict,
+                 backbone: Union[dict, nn.Module],
+                 neck: Union[dict, nn.Module],
+                 head: Union[dict, nn.Module],
                  consistency: dict = dict(type='SVIPConsistencyLoss', mode='kl'),
                  predict_attention: bool = False,
                  selection: str = 'learned',
@@ -52,9 +61,14 @@ class SVIPClassifier(BaseClassifier):
         data_preprocessor = dict(data_preprocessor or {})
         data_preprocessor.setdefault('type', 'mmpretrain.ClsDataPreprocessor')
         super().__init__(init_cfg=init_cfg, data_preprocessor=data_preprocessor)
-        self.backbone = MODELS.build(backbone)
-        self.neck = MODELS.build(neck)
-        self.head = MODELS.build(head)
+        # built modules are taken as they are (as mmpretrain's ImageClassifier does)
+        self.backbone, self.neck, self.head = (
+            part if isinstance(part, nn.Module) else MODELS.build(part)
+            for part in (backbone, neck, head))
+        for role, part, interface in (('backbone', self.backbone, SVIPBackbone),
+                                      ('neck', self.neck, SVIPSelectorNeck),
+                                      ('head', self.head, SVIPHead)):
+            check_interface(part, interface, role, type(self).__name__)
         self.consistency = MODELS.build(consistency)
         self.predict_attention = predict_attention
         check_choice('selection', selection, SELECTIONS)

@@ -6,7 +6,7 @@ that follows :class:`ZSLHeadMixin`: :class:`SemanticAttributeHead` (SVIP and the
 "ViT + attribute head" baseline), :class:`APNHead` and :class:`TransZeroHead`.
 """
 from abc import ABCMeta, abstractmethod
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Protocol, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -16,6 +16,37 @@ from ..utils.arrays import ArrayLike, read_array
 from .class_table import ClassTableMixin, normalise_class_attributes
 
 Feats = Tuple[torch.Tensor, ...]
+
+
+class ZSLHead(Protocol):
+    """The members every ZSL head offers, as a protocol (docs/interfaces.md, "ZSL heads";
+    :class:`ZSLHeadMixin` documents and implements them). ``attribute_maps`` is optional:
+    a head without per-unit scores has none (:func:`has_attribute_maps`).
+
+    :func:`svip_mm.models.classifiers.interfaces.check_interface` checks a component against
+    it.
+    """
+    num_classes: int
+    num_attributes: int
+    class_attributes: torch.Tensor  # [C, K]
+    seen_mask: torch.Tensor  # [C] bool
+
+    def set_class_attributes(self, class_attributes: ArrayLike, seen_classes: Sequence[int],
+                             attribute_group_ids: Optional[ArrayLike] = None) -> None:
+        ...
+
+    def predict(self, feats: Feats, data_samples: Optional[List[Optional[DataSample]]] = None
+                ) -> List[DataSample]:
+        ...
+
+    def score_classes(self, attributes: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        ...
+
+    def prediction_bias(self) -> Optional[torch.Tensor]:
+        ...
+
+    def class_table_rows(self, class_attributes: ArrayLike) -> torch.Tensor:
+        ...
 
 
 class ZSLHeadMixin(ClassTableMixin, metaclass=ABCMeta):
