@@ -1,5 +1,7 @@
 #!/usr/bin/env python
-"""Zero-shot prediction for images with a trained SVIP checkpoint.
+"""Zero-shot prediction for images with a trained checkpoint of any ZSL model: SVIP, or
+mmpretrain's ImageClassifier with a ZSL head (the "ViT + attribute head" baseline, APN,
+TransZero).
 
     python tools/predict.py CONFIG CHECKPOINT IMAGE [IMAGE ...] [--topk 5]
         [--top-attributes 5] [--classes-table TABLE.csv|TABLE.npy [--class-names FILE]
@@ -8,14 +10,16 @@
 
 Images of any size are brought to the model's input size as the config's test pipeline does
 (its resize / crop steps; when it has none, short edge to the backbone's ``img_size`` and the
-central square), so the keep mask is always on the model's unit grid (8x8 for the default
-config). Prints, per image, the top-k classes over seen and unseen classes (score, unseen or
-seen), the top attributes and the keep mask on the unit grid (``#`` kept, ``.`` given the
-context token). An image that cannot be read or resized stops the run with one message
-naming it. ``--classes-table`` scores the classes of a table instead (with ``--extend``: as
-well); a CSV holds ``name, [unseen,] K attribute values`` per row with an optional header
-(see ``svip_mm.apis.class_table``); an ``.npy`` ``[C, K]`` array takes its names from
-``--class-names`` (one per line). ``--out`` writes the results as JSON.
+central square). Prints, per image, the top-k classes over seen and unseen classes (score,
+unseen or seen) and the top attributes (the model's ``pred_attributes``); for SVIP also the
+keep mask on the unit grid (8x8 for the default config; ``#`` kept, ``.`` given the context
+token); a model without a patch selector says so in one line. An image that cannot be read
+or resized stops the run with one message naming it. ``--classes-table`` scores the classes
+of a table instead (with ``--extend``: as well), each by the head's ``score_classes``; a CSV
+holds ``name, [unseen,] K attribute values`` per row with an optional header (see
+``svip_mm.apis.class_table``); an ``.npy`` ``[C, K]`` array takes its names from
+``--class-names`` (one per line). ``--out`` writes the results as JSON (``svip_mm.apis``
+describes every key).
 """
 import argparse
 import json
@@ -30,11 +34,12 @@ import numpy as np  # noqa: E402
 from mmengine.config import DictAction  # noqa: E402
 
 import svip_mm  # noqa: E402,F401
-from svip_mm.apis import SVIPInferencer  # noqa: E402
+from svip_mm.apis import ZSLInferencer  # noqa: E402
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description='Zero-shot prediction with an SVIP checkpoint')
+    parser = argparse.ArgumentParser(description='Zero-shot prediction with a checkpoint of '
+                                     'any ZSL model (SVIP, baseline, APN, TransZero)')
     parser.add_argument('config')
     parser.add_argument('checkpoint')
     parser.add_argument('images', nargs='+', metavar='IMAGE')
@@ -54,8 +59,8 @@ def parse_args(argv=None):
     parser.add_argument('--extend', action='store_true', help='score the table\'s classes '
                         'besides the checkpoint\'s instead of replacing them')
     parser.add_argument('--device', default='cpu')
-    parser.add_argument('--word-vectors', help='.npy word vectors, only needed when the '
-                        'checkpoint does not hold them')
+    parser.add_argument('--word-vectors', help='.npy word vectors of the attribute names, only '
+                        'needed when the checkpoint does not hold what they initialise')
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--out', help='write the results as JSON')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
@@ -85,6 +90,8 @@ def format_result(result: dict) -> str:
                      f"{'unseen' if t['unseen'] else 'seen'}")
     lines.append('  top attributes: ' + ', '.join(f"{a['name']} {a['score']:.3f}"
                                                  for a in result['attributes']))
+    if 'keep_mask' not in result:
+        return '\n'.join(lines)
     rows, cols = result['unit_grid']
     keep = np.asarray(result['keep_mask']).reshape(rows, cols)
     lines.append(f'  keep mask ({rows}x{cols} units, {int(keep.sum())} kept: # kept, '
@@ -100,9 +107,9 @@ def _json_ready(result: dict) -> dict:
 def main(argv=None) -> List[dict]:
     args = parse_args(argv)
     try:
-        inferencer = SVIPInferencer(args.config, args.checkpoint, device=args.device,
-                                    word_vectors=args.word_vectors, cfg_options=args.cfg_options)
-    except (ValueError, FileNotFoundError) as err:  # an unreadable or mismatched checkpoint
+        inferencer = ZSLInferencer(args.config, args.checkpoint, device=args.device,
+                                   word_vectors=args.word_vectors, cfg_options=args.cfg_options)
+    except (ValueError, FileNotFoundError, TypeError) as err:  # an unreadable or mismatched checkpoint
         raise SystemExit(f'error: {err}') from None
     if args.classes_table:
         names = None
@@ -119,8 +126,12 @@ def main(argv=None) -> List[dict]:
     except (ValueError, FileNotFoundError) as err:
         raise SystemExit(str(err)) from None
     table = inferencer.classes
-    print(f'{len(table)} classes ({int(table.unseen.sum())} unseen) from {table.source}, '
-          f'{inferencer.num_attributes} attributes', flush=True)
+    model = type(inferencer.model).__name__ + ' with ' + type(inferencer.model.head).__name__
+    print(f'{model}: {len(table)} classes ({int(table.unseen.sum())} unseen) from '
+          f'{table.source}, {inferencer.num_attributes} attributes', flush=True)
+    if not inferencer.has_selection:
+        print('no keep mask: the model selects no patches (only SVIPClassifier has a patch '
+              'selector)', flush=True)
     for result in results:
         print(format_result(result), flush=True)
     if args.out:

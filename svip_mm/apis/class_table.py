@@ -17,7 +17,7 @@ import csv
 import os
 import os.path as osp
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -59,7 +59,9 @@ class ClassTable:
     @classmethod
     def build(cls, names: Sequence[str], attribute_matrix, num_attributes: int,
               unseen: Union[bool, Sequence[bool]] = True, source: str = 'user',
-              normalise: bool = True) -> 'ClassTable':
+              normalise: bool = True,
+              prepare: Optional[Callable[[np.ndarray], torch.Tensor]] = None
+              ) -> 'ClassTable':
         """Check and normalise a table.
 
         Args:
@@ -70,6 +72,9 @@ class ClassTable:
             source: where the table came from, for errors and ``classes.source``.
             normalise: L2-normalise the rows (False when they already are, e.g. the head's
                 own buffer).
+            prepare: the head's rule for its rows, ``[C, K]`` array -> ``[C, K]`` tensor
+                (``class_table_rows`` of a ZSL head, e.g. TransZero's clipping of negative
+                values before the normalisation); used instead of ``normalise``.
 
         Raises:
             ValueError: naming the field, its value and what was expected: a wrong shape, a
@@ -108,7 +113,11 @@ class ClassTable:
             if flags.shape != (att.shape[0], ):
                 raise ValueError(f'unseen has {flags.size} flags for {att.shape[0]} classes; '
                                  'expected one bool for all or one per class')
-        rows = normalise_rows(att) if normalise else torch.as_tensor(att, dtype=torch.float32)
+        if prepare is not None:
+            rows = torch.as_tensor(prepare(att), dtype=torch.float32)
+        else:
+            rows = normalise_rows(att) if normalise else torch.as_tensor(att,
+                                                                         dtype=torch.float32)
         return cls(names, rows, flags, source)
 
     def extended(self, other: 'ClassTable') -> 'ClassTable':

@@ -1,21 +1,40 @@
-"""Zero-shot inference on images with a trained SVIP checkpoint.
+"""Zero-shot inference on images with a trained checkpoint of any ZSL model of svip_mm.
 
-    from svip_mm.apis import SVIPInferencer
-    inferencer = SVIPInferencer('configs/svip_vit_synthetic.py',
-                                'work_dirs/svip_vit_synthetic/epoch_30.pth')
+    from svip_mm.apis import ZSLInferencer
+    inferencer = ZSLInferencer('configs/apn/apn_vit_synthetic.py',
+                               'work_dirs/apn_vit_synthetic/epoch_30.pth')
     result = inferencer('bird.jpg', topk=5)[0]
     result['topk'][0]        # {'label', 'class_name', 'score', 'unseen', 'rank'}
     inferencer.set_classes(['zebra-like'], [[...K attribute values...]], unseen=True,
                            extend=True)   # score a class no dataset had
 
+The models (:attr:`ZSLInferencer.kind`):
+
+- ``'svip'``: an :class:`SVIPClassifier`; its inference pass (:meth:`SVIPClassifier.infer`)
+  also gives the keep mask and the selector's probabilities;
+- ``'image_classifier'``: mmpretrain's ``ImageClassifier`` whose head is a ZSL head (a class
+  table and ``score_classes``): the "ViT + attribute head" baseline
+  (:class:`SemanticAttributeHead`), :class:`APNHead`, :class:`TransZeroHead`. It predicts
+  with the head's own ``predict`` (``pred_attributes``, ``pred_score``), as ``tools/test.py``.
+
+:class:`SVIPInferencer` is the same inferencer restricted to SVIP (it refuses another model,
+naming :class:`ZSLInferencer`); the SVIP tutorials use it.
+
+Class scores: over the checkpoint's class table, the model's own prediction (``pred_score``:
+for SVIP the head's softmax of ``scale * sim``; for an ImageClassifier the head's ``predict``,
+e.g. with TransZero's calibration bias); over a table set with :meth:`set_classes` or
+:meth:`load_classes`, the softmax of the head's ``score_classes(pred_attributes, rows)``
+(the same logits as the model's own for the classes it knows, less any seen / unseen
+calibration, which a new class does not have).
+
 The inferencer generates no data: it builds the model from the config, with the checkpoint's
-word-vector buffer (the word-vector file is read only when the checkpoint has none), takes
-the class table, class names and attribute names from the checkpoint's
+word-vector weights (the config's word-vector file is read only when the checkpoint has none),
+takes the class table, class names and attribute names from the checkpoint's
 ``meta.dataset_meta`` (MMEngine stores the dataset metainfo there), and preprocesses with
 the config's test pipeline and the model's data preprocessor.
 
-Every image is brought to the model's input size (the backbone's ``img_size``, square), so
-the keep mask is always on the model's unit grid whatever the photo's size:
+Every image is brought to the model's input size (the backbone's ``img_size``), so the keep
+mask and the attribute maps are always on the model's grid whatever the photo's size:
 
 - the config's test pipeline (``test_dataloader.dataset.pipeline``, else ``test_pipeline``)
   runs as in testing, without the steps that need a dataset's annotations (``Load*`` steps
@@ -33,7 +52,7 @@ the keep mask is always on the model's unit grid whatever the photo's size:
 import copy
 import os
 import os.path as osp
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import mmcv
 import numpy as np
@@ -49,7 +68,7 @@ from ..utils.unique_names import check_unique_names
 from ..models.utils import check_unit_grid
 from .class_table import ClassTable, load_class_table
 
-__all__ = ['SVIPInferencer']
+__all__ = ['SVIPInferencer', 'ZSLInferencer', 'backbone_geometry', 'model_kind']
 
 ImageInput = Union[str, os.PathLike, np.ndarray]
 # pipeline steps that need a dataset's data info rather than an image (besides every Load* step
@@ -83,16 +102,96 @@ def _read_checkpoint(path: str) -> dict:
     return dict(state_dict=state, dataset_meta=dict(meta.get('dataset_meta') or {}))
 
 
-class SVIPInferencer:
-    """Top-k zero-shot classification, top attributes and the keep mask for images.
+# (model part, checkpoint key): the weights a config's word-vector file initialises (SVIP's
+# context token, TransZero's attribute embeddings); the checkpoint's copy makes the file unneeded
+_WORD_VECTOR_WEIGHTS = (('neck', 'neck.word_vectors'), ('head', 'head.attribute_embeddings'))
+# a ZSL head: a class table (ClassTableMixin's buffers) and class scores for any table
+_ZSL_HEAD = ('num_attributes', 'class_attributes', 'seen_mask', 'score_classes')
+
+
+def _model_name(model) -> str:
+    head = getattr(model, 'head', None)
+    return type(model).__name__ + (f' with {type(head).__name__}' if head is not None else '')
+
+
+def model_kind(model) -> str:
+    """``'svip'`` for an :class:`SVIPClassifier` (its ``infer`` pass, neck and attribute head),
+    ``'image_classifier'`` for a classifier whose head is a ZSL head (a class table:
+    ``num_attributes``, ``class_attributes``, ``seen_mask``, and ``score_classes``), e.g.
+    mmpretrain's ``ImageClassifier`` with :class:`SemanticAttributeHead`, :class:`APNHead` or
+    :class:`TransZeroHead`.
+
+    Raises:
+        TypeError: any other model, naming it and what is missing.
+    """
+    if all(hasattr(model, name) for name in ('infer', 'backbone', 'neck', 'head')) and \
+            getattr(model, 'neck', None) is not None:
+        return 'svip'
+    head = getattr(model, 'head', None)
+    missing = [name for name in _ZSL_HEAD if not hasattr(head, name)]
+    if head is None or missing or not hasattr(model, 'extract_feat'):
+        what = 'no head' if head is None else (
+            f'no {", ".join(missing)} on the head' if missing else 'no extract_feat')
+        raise TypeError(f'the config builds {_model_name(model)} ({what}); expected a zero-shot '
+                        'model: an SVIPClassifier, or a classifier (mmpretrain ImageClassifier) '
+                        'whose head is a ZSL head (a class table and score_classes: '
+                        'SemanticAttributeHead, APNHead, TransZeroHead)')
+    return 'image_classifier'
+
+
+def score_classes(head, attributes: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """``[B, K]`` attributes, ``[C', K]`` class attribute rows (L2-normalised, any table) ->
+    ``[B, C']`` class logits of ``head``: its ``score_classes``.
+
+    Raises:
+        TypeError: a head without ``score_classes``, naming it.
+    """
+    if hasattr(head, 'score_classes'):
+        return head.score_classes(attributes, rows)
+    raise TypeError(f'{type(head).__name__} has no score_classes(attributes [B, K], rows '
+                    "[C', K]) -> [B, C'] logits; expected a ZSL head (see "
+                    'svip_mm/models/heads/zsl_head.py)')
+
+
+def backbone_geometry(backbone) -> Tuple[Tuple[int, int], Tuple[int, int]]:
+    """``((H, W) input size, (ph, pw) patch size)`` of a ViT backbone: its ``img_size`` (an
+    int or a pair: :class:`SVIPVisionTransformer` or mmpretrain's ``VisionTransformer``) and
+    its ``patch_size``, else ``img_size / patch_resolution``.
+
+    Raises:
+        TypeError: no usable ``img_size``, naming the backbone.
+    """
+    size = getattr(backbone, 'img_size', None)
+    size = (size, size) if isinstance(size, int) else tuple(size) if isinstance(
+        size, (tuple, list)) else None
+    if size is None or len(size) != 2 or not all(isinstance(s, int) and s > 0 for s in size):
+        raise TypeError(f'the backbone {type(backbone).__name__} has no img_size (an int or '
+                        f'(H, W); got {getattr(backbone, "img_size", None)!r}); the inferencer '
+                        'needs the model\'s input size')
+    patch = getattr(backbone, 'patch_size', None)
+    if isinstance(patch, int):
+        patch = (patch, patch)
+    elif getattr(backbone, 'patch_resolution', None) is not None:
+        res = tuple(backbone.patch_resolution)
+        patch = (size[0] // res[0], size[1] // res[1])
+    else:
+        patch = None
+    return size, patch
+
+
+class ZSLInferencer:
+    """Top-k zero-shot classification and top attributes for images, with any ZSL model
+    (see the module docstring); for SVIP also the keep mask and the selector's probabilities.
 
     Args:
         config: a config file path or a :class:`mmengine.config.Config`.
         checkpoint: an svip_mm / MMEngine checkpoint (``state_dict`` + ``meta``), read with
             the safe unpickler (:func:`svip_mm.utils.load_checkpoint_file`).
         device: where the model runs (``'cpu'``, ``'cuda:0'``, ...).
-        word_vectors: a ``.npy`` path or array for the neck's word vectors, used only when
-            the checkpoint does not hold ``neck.word_vectors`` (default: the config's file).
+        word_vectors: a ``.npy`` path or array for the word vectors of the attribute names
+            (SVIP's neck, TransZero's head), used only when the checkpoint does not hold what
+            they initialise (``neck.word_vectors``, ``head.attribute_embeddings``; default:
+            the config's file).
         class_names: ``C`` class names; default the checkpoint's ``dataset_meta['classes']``,
             else ``class_<i>``.
         attribute_names: ``K`` attribute names; default the checkpoint's
@@ -106,11 +205,12 @@ class SVIPInferencer:
     refused (``ValueError`` naming the checkpoint, field, class / attribute and value).
 
     Attributes:
-        model: the :class:`SVIPClassifier` in eval mode on ``device``.
+        model: the model in eval mode on ``device``.
+        kind: ``'svip'`` or ``'image_classifier'`` (:func:`model_kind`).
         cfg: the config.
         dataset_meta: the checkpoint's dataset metainfo (empty dict if none).
         attribute_names: the ``K`` attribute names.
-        input_size: ``(H, W)`` every image is brought to: the backbone's ``img_size`` square.
+        input_size: ``(H, W)`` every image is brought to: the backbone's ``img_size``.
         pipeline_description: the preprocessing steps, as error messages name them.
     """
 
@@ -130,7 +230,8 @@ class SVIPInferencer:
         self._check_checkpoint_numbers(ckpt['state_dict'])
         self.model = self._build_model(cfg, ckpt['state_dict'], word_vectors, checkpoint)
         self.model.to(torch.device(device)).eval()
-        self.model.predict_attention = False  # the attention pass is only for figures
+        if self.kind == 'svip':
+            self.model.predict_attention = False  # the attention pass is only for figures
         self.num_attributes = int(self.model.head.num_attributes)
         self.attribute_names = self._names(attribute_names, 'attribute_names',
                                            self.num_attributes, 'attribute')
@@ -151,6 +252,8 @@ class SVIPInferencer:
                   ("meta.dataset_meta['class_attributes']", meta.get('class_attributes'),
                    (('class', classes), ('attribute', attributes))),
                   ('neck.word_vectors', state.get('neck.word_vectors'),
+                   (('attribute', attributes), 'dimension')),
+                  ('head.attribute_embeddings', state.get('head.attribute_embeddings'),
                    (('attribute', attributes), 'dimension'))]
         for field, value, axes in fields:
             if value is not None and np.ndim(value) == 2:
@@ -163,30 +266,30 @@ class SVIPInferencer:
             raise ValueError('the config has no model')
         if cfg.get('data_preprocessor') is not None and 'data_preprocessor' not in model_cfg:
             model_cfg['data_preprocessor'] = copy.deepcopy(cfg.data_preprocessor)
-        neck = model_cfg.get('neck')
-        from_file = set()  # buffers filled from outside the checkpoint
-        if isinstance(neck, dict) and neck.get('context_init', 'word_vectors') == 'word_vectors':
-            stored = state.get('neck.word_vectors')
+        from_file = set()  # weights filled from outside the checkpoint
+        for part, key in _WORD_VECTOR_WEIGHTS:
+            module = model_cfg.get(part)
+            if not isinstance(module, dict) or 'word_vectors' not in module or \
+                    module.get('context_init', 'word_vectors') != 'word_vectors':
+                continue
+            stored = state.get(key)
             if stored is not None:
-                # a placeholder of the right shape; the checkpoint's buffer fills it
-                neck['word_vectors'] = np.zeros(tuple(stored.shape), np.float32)
+                # a placeholder of the right shape; the checkpoint's weights fill it
+                module['word_vectors'] = np.zeros(tuple(stored.shape), np.float32)
             elif word_vectors is not None:
-                neck['word_vectors'] = word_vectors
-                from_file.add('neck.word_vectors')
+                module['word_vectors'] = word_vectors
+                from_file.add(key)
             else:
-                from_file.add('neck.word_vectors')
-                path = neck.get('word_vectors')
+                from_file.add(key)
+                path = module.get('word_vectors')
                 if isinstance(path, (str, os.PathLike)) and not osp.isfile(path):
                     raise FileNotFoundError(
-                        f'{checkpoint} holds no neck.word_vectors, so the config\'s word-vector '
-                        f'file is needed, but {path!r} does not exist; pass word_vectors= (a '
-                        '.npy [num_attributes, dim]) or make it with '
+                        f'{checkpoint} holds no {key}, so the config\'s word-vector file '
+                        f'(model.{part}.word_vectors) is needed, but {path!r} does not exist; '
+                        'pass word_vectors= (a .npy [num_attributes, dim]) or make it with '
                         'tools/extract_attribute_embeddings.py')
         model = MODELS.build(model_cfg)
-        for name in ('infer', 'backbone', 'neck', 'head'):
-            if not hasattr(model, name):
-                raise TypeError(f'SVIPInferencer needs an SVIPClassifier; the config builds '
-                                f'{type(model).__name__} (no {name!r})')
+        self.kind = self._check_kind(model)
         result = model.load_state_dict(state, strict=False)
         missing = [k for k in result.missing_keys if k not in from_file]
         if missing or result.unexpected_keys:
@@ -201,6 +304,10 @@ class SVIPInferencer:
             head.set_class_attributes(meta['class_attributes'], meta['seen_classes'],
                                       meta.get('attribute_group_ids'))
         return model
+
+    def _check_kind(self, model) -> str:
+        """:func:`model_kind` of the built model (a subclass may restrict it)."""
+        return model_kind(model)
 
     def _names(self, given, meta_key: str, count: int, prefix: str) -> List[str]:
         names = given if given is not None else self.dataset_meta.get(meta_key)
@@ -230,12 +337,10 @@ class SVIPInferencer:
     def _build_pipelines(self, cfg: Config) -> None:
         """Build the image loader, the config's test steps, the fallback resize and the packer
         (see the module docstring); sets :attr:`input_size` ``(H, W)``."""
-        img_size = getattr(self.model.backbone, 'img_size', None)
-        if not isinstance(img_size, int) or img_size < 1:
-            raise TypeError(f'the backbone {type(self.model.backbone).__name__} has no integer '
-                            f'img_size (got {img_size!r}); the inferencer needs the model\'s '
-                            'input size')
-        self.input_size = (img_size, img_size)
+        self.input_size, self.patch_size = backbone_geometry(self.model.backbone)
+        height, width = self.input_size
+        img_size = max(height, width)  # the short edge, before the central (H, W) crop
+        crop = height if height == width else (width, height)  # CenterCrop takes (w, h)
         loader = cfg.get('test_dataloader') or {}
         steps = ((loader.get('dataset') or {}).get('pipeline') if loader else None) or \
             cfg.get('test_pipeline')
@@ -264,9 +369,9 @@ class SVIPInferencer:
             self._fit = {
                 mode: [TRANSFORMS.build(dict(type='ResizeEdge', scale=img_size, edge='short',
                                              interpolation=interp)),
-                       TRANSFORMS.build(dict(type='CenterCrop', crop_size=img_size))]
+                       TRANSFORMS.build(dict(type='CenterCrop', crop_size=crop))]
                 for mode, interp in (('shrink', 'area'), ('enlarge', 'bicubic'))}
-            names += [f'ResizeEdge(short edge {img_size}) + CenterCrop({img_size}), added '
+            names += [f'ResizeEdge(short edge {img_size}) + CenterCrop({crop}), added '
                       'because the config\'s test pipeline has no resize']
         self.pipeline_description = ' -> '.join(names) if names else '(no steps)'
 
@@ -295,7 +400,8 @@ class SVIPInferencer:
                 float32) or all-zero rows, a class name twice (also against the current
                 classes with ``extend``).
         """
-        table = ClassTable.build(names, attribute_matrix, self.num_attributes, unseen, source)
+        table = ClassTable.build(names, attribute_matrix, self.num_attributes, unseen, source,
+                                 prepare=getattr(self.model.head, 'class_table_rows', None))
         if extend:
             if self._table is None:
                 raise ValueError('extend=True but there is no class table to extend')
@@ -399,16 +505,47 @@ class SVIPInferencer:
         return dict(inputs=batch, raw=raw, img_paths=paths, ori_shapes=shapes)
 
     # ------------------------------------------------------------ inference
-    def class_scores(self, attributes: torch.Tensor) -> torch.Tensor:
-        """``[B, K]`` attribute predictions -> ``[B, C]`` softmax scores over the current
-        class table, as the head scores classes (``scale * sim``, ``dot`` or ``cosine``)."""
+    @property
+    def has_selection(self) -> bool:
+        """Whether the model selects patches (SVIP): results carry ``keep_mask``,
+        ``selector_prob`` and ``unit_grid``."""
+        return self.kind == 'svip'
+
+    def _require_table(self) -> ClassTable:
         if self._table is None:
             raise RuntimeError('no class table: the checkpoint has none (neither the head\'s '
                                'buffers nor meta.dataset_meta hold class attributes); call '
                                'set_classes(names, attribute_matrix) or load_classes(path)')
+        return self._table
+
+    def class_scores(self, attributes: torch.Tensor) -> torch.Tensor:
+        """``[B, K]`` attribute predictions -> ``[B, C]`` softmax scores over the current
+        class table: the head's ``score_classes(attributes, rows)`` logits, plus the head's
+        ``prediction_bias()`` when the table is the checkpoint's own (so that they are the
+        model's ``pred_score``; a calibration such as TransZero's is defined for the head's
+        own classes only)."""
+        table = self._require_table()
         head = self.model.head
-        rows = self._table.rows.to(attributes.device, torch.float32)
-        return F.softmax(head.scale * head.similarity_to(attributes.float(), rows), dim=1)
+        rows = table.rows.to(attributes.device, torch.float32)
+        logits = score_classes(head, attributes.float(), rows).float()
+        if table is self._model_table and hasattr(head, 'prediction_bias'):
+            bias = head.prediction_bias()
+            if bias is not None:
+                logits = logits + bias.to(logits.device, logits.dtype)
+        return F.softmax(logits, dim=1)
+
+    def _forward(self, inputs: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, dict]:
+        """``[B, 3, H, W]`` preprocessed images -> (``[B, K]`` attribute predictions, ``[B, C]``
+        class scores over the current table, SVIP's extras: ``keep_mask`` [B, U] and
+        ``selector_prob`` [B, U], else empty), under no_grad."""
+        with torch.no_grad():
+            if self.kind == 'svip':
+                attributes, keep, details = self.model.infer(inputs, with_details=True)
+                extras = dict(keep_mask=keep, selector_prob=details['selector_prob'])
+            else:
+                # the head's forward output: the pred_attributes of its predict
+                attributes, extras = self.model.head(self.model.extract_feat(inputs)), {}
+            return attributes, self.class_scores(attributes), extras
 
     def __call__(self, inputs: Union[ImageInput, Sequence[ImageInput]],
                  topk: Optional[int] = None, top_attributes: Optional[int] = None,
@@ -430,11 +567,13 @@ class SVIPInferencer:
             - ``pred_label``, ``pred_class``, ``pred_score``, ``pred_unseen``: the top class;
             - ``topk``: ``topk`` dicts ``rank, label, class_name, score, unseen``, best first;
             - ``attributes``: ``top_attributes`` dicts ``index, name, score``, best first;
-            - ``keep_mask``: bool ``[U]`` units kept by the selector (raster order over
-              ``unit_grid``); the others received the context token;
-            - ``unit_grid``: the model's unit grid ``(rows, cols)`` = input size / (patch size
-              x unit size), e.g. ``(8, 8)`` for the default config; ``selector_prob``: ``[U]``;
-            - ``class_scores``: ``[C]`` over the current table; ``attribute_scores``: ``[K]``.
+            - ``class_scores``: ``[C]`` over the current table; ``attribute_scores``: ``[K]``,
+              the model's ``pred_attributes``;
+            - SVIP only (:attr:`has_selection`): ``keep_mask``: bool ``[U]`` units kept by the
+              selector (raster order over ``unit_grid``), the others received the context
+              token; ``unit_grid``: the model's unit grid ``(rows, cols)`` = input size /
+              (patch size x unit size), e.g. ``(8, 8)`` for the default config;
+              ``selector_prob``: ``[U]``.
 
         Raises:
             FileNotFoundError: a missing image; ValueError: ``topk`` / ``top_attributes``
@@ -460,17 +599,22 @@ class SVIPInferencer:
         for start in range(0, len(inputs), batch_size):
             chunk = inputs[start:start + batch_size]
             batch = self.preprocess(chunk, start)
-            with torch.no_grad():
-                attributes, keep, details = self.model.infer(batch['inputs'], with_details=True)
-                scores = self.class_scores(attributes)
+            self._require_table()
+            attributes, scores, extras = self._forward(batch['inputs'])
             self._check_scores(scores, attributes, batch['img_paths'], start)
-            grid = (batch['inputs'].shape[-2] // self.model.backbone.patch_size,
-                    batch['inputs'].shape[-1] // self.model.backbone.patch_size)
-            unit_grid = check_unit_grid(grid, self.model.head.unit_size)
+            unit_grid = None
+            if extras:
+                grid = (batch['inputs'].shape[-2] // self.patch_size[0],
+                        batch['inputs'].shape[-1] // self.patch_size[1])
+                unit_grid = check_unit_grid(grid, self.model.head.unit_size)
             for i, path in enumerate(batch['img_paths']):
-                result = self._result(path, scores[i], attributes[i], keep[i],
-                                      details['selector_prob'][i], unit_grid, int(topk),
+                result = self._result(path, scores[i], attributes[i], int(topk),
                                       int(top_attributes))
+                if extras:
+                    result.update(
+                        keep_mask=extras['keep_mask'][i].cpu().numpy().astype(bool),
+                        unit_grid=tuple(unit_grid),
+                        selector_prob=extras['selector_prob'][i].float().cpu().numpy())
                 result.update(ori_shape=batch['ori_shapes'][i],
                               input_shape=tuple(batch['inputs'].shape[-2:]))
                 results.append(result)
@@ -493,8 +637,7 @@ class SVIPInferencer:
             f'(its weights or buffers) or the class table (from {self._table.source}) is '
             'damaged: expected finite numbers (no scores are reported)')
 
-    def _result(self, path, scores, attributes, keep, selector_prob, unit_grid, topk,
-                top_attributes) -> dict:
+    def _result(self, path, scores, attributes, topk, top_attributes) -> dict:
         table = self._table
         scores = scores.float().cpu().numpy()
         attributes = attributes.float().cpu().numpy()
@@ -507,9 +650,7 @@ class SVIPInferencer:
             pred_score=top[0]['score'], pred_unseen=top[0]['unseen'], topk=top,
             attributes=[dict(index=int(a), name=self.attribute_names[a],
                              score=float(attributes[a])) for a in att_order],
-            keep_mask=keep.cpu().numpy().astype(bool), unit_grid=tuple(unit_grid),
-            selector_prob=selector_prob.float().cpu().numpy(), class_scores=scores,
-            attribute_scores=attributes)
+            class_scores=scores, attribute_scores=attributes)
 
     # ------------------------------------------------------------ figures
     def analyse(self, image: ImageInput):
@@ -556,13 +697,17 @@ class SVIPInferencer:
         return packed['inputs'][0].numpy()
 
     def visualize(self, image: ImageInput, gt_mask=None, top_attributes: int = 4,
-                  title: Optional[str] = None):
+                  title: Optional[str] = None, return_analysis: bool = False):
         """The one-image summary figure (:func:`~svip_mm.visualization.plot_image_summary`)
-        of the image brought to :attr:`input_size`, on the model's unit grid.
+        of the image brought to :attr:`input_size`, on the model's grid, with the panels the
+        model can give (the analysis's ``unavailable`` says why the others are missing; the
+        figure's foot too).
 
         Args:
             gt_mask: optional foreground mask of the image: an ``[h, w]`` array (bool, 0..1 or
-                0..255) or a mask image path; it is resized and cropped as the image is.
+                0..255) or a mask image path; it is resized and cropped as the image is, and
+                drawn beside the selection (SVIP).
+            return_analysis: return ``(figure, analysis)`` instead of the figure.
         """
         from ..visualization import plot_image_summary, prediction_title
         mask_name = 'array'
@@ -583,6 +728,23 @@ class SVIPInferencer:
         if gt_mask is not None:
             gt_mask = self._mask_to_input(gt_mask, ori_shape, mask_name)
         name = osp.basename(os.fspath(image)) if isinstance(image, (str, os.PathLike)) else None
-        return plot_image_summary(analysis, gt_mask, top_attributes,
-                                  title if title is not None else
-                                  prediction_title(analysis, name=name))
+        fig = plot_image_summary(analysis, gt_mask, top_attributes,
+                                 title if title is not None else
+                                 prediction_title(analysis, name=name))
+        return (fig, analysis) if return_analysis else fig
+
+
+class SVIPInferencer(ZSLInferencer):
+    """:class:`ZSLInferencer` for an :class:`SVIPClassifier` only (the SVIP tutorials and
+    tests use it): every result has the keep mask, the unit grid and the selector's
+    probabilities. The arguments are :class:`ZSLInferencer`'s.
+
+    Raises:
+        TypeError: the config builds another model (use :class:`ZSLInferencer` for it).
+    """
+
+    def _check_kind(self, model) -> str:
+        if model_kind(model) != 'svip':
+            raise TypeError(f'SVIPInferencer needs an SVIPClassifier; the config builds '
+                            f'{_model_name(model)}: use ZSLInferencer for any ZSL model')
+        return 'svip'

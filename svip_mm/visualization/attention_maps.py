@@ -28,10 +28,12 @@ AGGREGATION_TITLES = {
 }
 
 
-def aggregated_title(aggregation: str, num_layers: int) -> str:
-    """The title of the aggregated panel: what the aggregation is and what it is for."""
+def aggregated_title(aggregation: str, num_layers: int, selector_target: bool = True) -> str:
+    """The title of the aggregated panel: what the aggregation is and, for SVIP
+    (``selector_target``), what it is for."""
     template = AGGREGATION_TITLES.get(aggregation, aggregation + ' over all {L} layers')
-    return template.format(L=num_layers) + "\n(selector's training target)"
+    return template.format(L=num_layers) + (
+        "\n(selector's training target)" if selector_target else '')
 
 
 def attention_panel_labels(num_layers: int) -> List[str]:
@@ -55,7 +57,8 @@ def _check_maps(layer_attention, aggregated, patch_grid):
 def draw_attention_maps(fig, image: np.ndarray, layer_attention, aggregated,
                         patch_grid: Sequence[int], covered_hw: Optional[Sequence[int]] = None,
                         aggregation: str = 'rollout', ncols: Optional[int] = None,
-                        alpha: float = 0.6, cmap: str = 'inferno') -> list:
+                        alpha: float = 0.6, cmap: str = 'inferno',
+                        selector_target: bool = True) -> list:
     """Draw the attention panels into ``fig`` (a Figure or SubFigure).
 
     Args:
@@ -67,6 +70,8 @@ def draw_attention_maps(fig, image: np.ndarray, layer_attention, aggregated,
         aggregation: its name, for the panel title.
         ncols: panels per row (default: all in one row up to 7).
         alpha: opacity of the maps over the image.
+        selector_target: the aggregated map is SVIP's selector target (said in its title);
+            False for a model without a selector.
 
     Returns:
         the axes, in the order of :func:`attention_panel_labels`.
@@ -80,7 +85,8 @@ def draw_attention_maps(fig, image: np.ndarray, layer_attention, aggregated,
     maps = [None] + list(layers) + [agg]
     titles = (['input image'] +
               [f'layer {i + 1}: CLS attention\nto each patch (head mean)'
-               for i in range(len(layers))] + [aggregated_title(aggregation, len(layers))])
+               for i in range(len(layers))] +
+              [aggregated_title(aggregation, len(layers), selector_target)])
     agg_scale = {'rollout': 'rollout score', 'last': 'attention weight'}.get(aggregation,
                                                                            'aggregated score')
     scales = [None] + ['attention weight'] * len(layers) + [agg_scale]
