@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Speed and memory of SVIP training and inference: the efficient path against a naive reference.
+"""Speed and memory of training and inference of any ZSL config; for SVIP, the efficient path
+against a naive reference.
 
     python tools/benchmark.py CONFIG [--device cpu|cuda] [--batch-size B] [--infer-batch-size B]
         [--iters N] [--warmup N] [--repeats N] [--amp] [--compile] [--sdpa-backend NAME]
@@ -10,7 +11,17 @@ size, so no data, word-vector file or pretrained weights are needed: a missing w
 is replaced by random vectors [K, --word-vector-dim], ``Pretrained`` ``init_cfg`` entries are
 removed, and random class attributes (75 % of the classes seen) and attribute groups are set.
 
-Rows, all built from one set of initial weights and measured in the same process:
+Models: an ``SVIPClassifier`` config gets the rows below. Any other ZSL config (mmpretrain's
+``ImageClassifier`` with a ZSL head: ``configs/baseline_vit_synthetic.py``, ``configs/apn``,
+``configs/transzero``) gets one row, ``model``, as the config builds it (with ``--amp``: bf16
+autocast; ``--optimizer-impl`` as for the fast row): the fast-path-vs-reference comparison is
+SVIP's (its two attention implementations and compiled blocks), so it does not apply, the
+output says so, and ``speedup`` / ``memory_ratio`` are None; ``--ablate`` and ``--compile``
+are noted as not applied. Its inference (``--infer-api infer``) is ``extract_feat``, the head's
+forward (``pred_attributes``) and ``score_classes`` over all classes.
+
+Rows of an SVIP config, all built from one set of initial weights and measured in the same
+process:
 
 * ``reference`` — the naive path: ``backbone.attention='explicit'`` (attention probabilities
   per head with autograd state in both passes, as the released SVIP code), fp32, no autocast,
@@ -38,7 +49,9 @@ one training step, parameters excluded) does not depend on the allocator and is 
 every device. On CUDA, ``host_syncs`` counts the synchronising calls of one training step
 (``torch.cuda.set_sync_debug_mode``).
 
-JSON (``--json``): top-level ``config``, ``device``, ``device_name``, ``num_threads``,
+JSON (``--json``): top-level ``config``, ``model_kind`` (``'svip'`` / ``'image_classifier'``),
+``model`` (e.g. ``'ImageClassifier with APNHead'``), ``comparison`` (what the ratios compare,
+or why there are none), ``device``, ``device_name``, ``num_threads``,
 ``torch``, ``timm``, ``mmengine``, ``mmpretrain``, ``python``, ``date``, ``load_avg_start``,
 ``load_avg_end``, ``batch_size``, ``infer_batch_size``, ``image_size``, ``iters``, ``warmup``,
 ``repeats``, ``seed``, ``infer_api``, ``mem_method``, ``cfg_options``, ``notes``, ``rows``,
@@ -82,6 +95,7 @@ from mmengine.optim import build_optim_wrapper  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 
 import svip_mm  # noqa: E402,F401
+from svip_mm.apis import backbone_geometry, model_kind  # noqa: E402
 from svip_mm.engine.fast_path import (OPTIMIZER_IMPLS, SDPA_BACKENDS,  # noqa: E402
                                       CompileState, compile_backbone, optimizer_impl_cfg,
                                       resolve_sdpa_backend, sdpa_backend_context)
@@ -91,7 +105,7 @@ ROW_KEYS = ('name', 'attention', 'amp', 'sdpa_backend', 'optimizer', 'compile',
 PHASE_KEYS = ('images_per_s', 'runs', 'images_per_cpu_s', 'cpu_time_runs', 'peak_mem_bytes',
               'process_peak_mem_bytes', 'first_step_s')
 TRAIN_KEYS = PHASE_KEYS + ('saved_activation_bytes', 'host_syncs')
-TOP_KEYS = ('config', 'device', 'device_name', 'num_threads', 'torch', 'timm', 'mmengine',
+TOP_KEYS = ('config', 'model_kind', 'model', 'comparison', 'device', 'device_name', 'num_threads', 'torch', 'timm', 'mmengine',
             'mmpretrain', 'python', 'date', 'load_avg_start', 'load_avg_end', 'batch_size',
             'infer_batch_size', 'image_size', 'iters', 'warmup', 'repeats', 'seed',
             'infer_api', 'mem_method', 'cfg_options', 'notes', 'rows', 'speedup',
@@ -100,8 +114,9 @@ TOP_KEYS = ('config', 'device', 'device_name', 'num_threads', 'torch', 'timm', '
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
-        description='Training / inference speed and peak memory of an SVIP config: the '
-        'efficient path against the naive reference path, in one run')
+        description='Training / inference speed and peak memory of a ZSL config (SVIP, baseline, '
+        'APN, TransZero); for SVIP the efficient path against the naive reference path, in one '
+        'run')
     parser.add_argument('config', help='config file (e.g. configs/svip_vit_synthetic.py)')
     parser.add_argument('--device', choices=['cpu', 'cuda'],
                         help='default: cuda when available, else cpu')
@@ -172,14 +187,23 @@ class Variant:
     compile: bool = False
 
 
-def make_variants(args, device: str) -> List[Variant]:
-    """reference, optional ablation ladder, fast."""
+def _optimizer_impl(args, device: str) -> str:
+    if args.optimizer_impl == 'auto':
+        return 'fused' if device == 'cuda' else 'foreach'
+    return args.optimizer_impl
+
+
+def make_variants(args, device: str, kind: str = 'svip') -> List[Variant]:
+    """SVIP: reference, optional ablation ladder, fast. Another ZSL model: one row, the model
+    as configured (``--amp`` and ``--optimizer-impl`` applied)."""
+    if kind != 'svip':
+        return [Variant('model', attention='-', amp=args.amp, sdpa_backend='default',
+                        optimizer_impl=_optimizer_impl(args, device))]
     reference = Variant('reference')
     fast = Variant('fast', attention='fused', amp=args.amp,
                    sdpa_backend=resolve_sdpa_backend(args.sdpa_backend, device, args.amp),
                    optimizer_impl=args.optimizer_impl, compile=args.compile)
-    if fast.optimizer_impl == 'auto':
-        fast.optimizer_impl = 'fused' if device == 'cuda' else 'foreach'
+    fast.optimizer_impl = _optimizer_impl(args, device)
     variants = [reference]
     if args.ablate:
         steps = [('+fused-attn', dict(attention='fused'))]
@@ -220,16 +244,34 @@ def load_config(path: str, cfg_options: Optional[dict]) -> Config:
         cfg.merge_from_dict(cfg_options)
     if 'model' not in cfg:
         raise ValueError(f'{path} has no `model`')
-    if str(cfg.model.get('type')).split('.')[-1] != 'SVIPClassifier':
-        raise ValueError(f"tools/benchmark.py measures SVIPClassifier models; {path} builds "
-                         f"{cfg.model.get('type')!r}")
     if 'optim_wrapper' not in cfg:
         raise ValueError(f'{path} has no `optim_wrapper` (needed for the training step)')
     return cfg
 
 
+def _random_word_vectors(module: Optional[dict], where: str, rng, args,
+                         notes: List[str]) -> None:
+    """A missing word-vector file of ``module`` (SVIP's neck, TransZero's head) -> random
+    vectors ``[K, --word-vector-dim]``."""
+    if not isinstance(module, dict) or 'word_vectors' not in module or \
+            module.get('context_init', 'word_vectors') != 'word_vectors':
+        return
+    vectors = module.get('word_vectors')
+    if vectors is None or (isinstance(vectors, (str, os.PathLike)) and not osp.isfile(vectors)):
+        k = int(module['num_attributes'])
+        module['word_vectors'] = rng.standard_normal((k, args.word_vector_dim)).astype(
+            np.float32)
+        notes.append(f'word vectors {vectors!r} of model.{where} not found: random [{k}, '
+                     f'{args.word_vector_dim}] vectors')
+
+
 def build_base_model(cfg: Config, args, notes: List[str]) -> nn.Module:
-    """The SVIPClassifier of the config, random weights, with random class attributes."""
+    """The ZSL model of the config, random weights, with random class attributes.
+
+    Raises:
+        ValueError: the config builds no ZSL model (neither an SVIPClassifier nor a classifier
+            with a ZSL head), naming what it builds.
+    """
     from mmpretrain.registry import MODELS
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     model_cfg = copy.deepcopy(cfg.model.to_dict() if hasattr(cfg.model, 'to_dict')
@@ -238,17 +280,9 @@ def build_base_model(cfg: Config, args, notes: List[str]) -> nn.Module:
         model_cfg['data_preprocessor'] = copy.deepcopy(dict(cfg.data_preprocessor))
     _strip_pretrained(model_cfg, notes)
     rng = np.random.default_rng(args.seed)
-    neck = model_cfg['neck']
-    k = int(neck['num_attributes'])
-    vectors = neck.get('word_vectors')
-    if neck.get('context_init', 'word_vectors') == 'word_vectors' and (
-            vectors is None or (isinstance(vectors, (str, os.PathLike))
-                                and not osp.isfile(vectors))):
-        neck['word_vectors'] = rng.standard_normal((k, args.word_vector_dim)).astype(
-            np.float32)
-        notes.append(f'word vectors {vectors!r} not found: random [{k}, '
-                     f'{args.word_vector_dim}] vectors')
-    head = model_cfg['head']
+    for part in ('neck', 'head'):
+        _random_word_vectors(model_cfg.get(part), part, rng, args, notes)
+    head = model_cfg.get('head') or {}
     for key in ('class_attributes', 'attribute_group_ids'):
         if isinstance(head.get(key), (str, os.PathLike)) and not osp.isfile(head[key]):
             notes.append(f'head.{key} {head[key]!r} not found: random values')
@@ -257,6 +291,10 @@ def build_base_model(cfg: Config, args, notes: List[str]) -> nn.Module:
                 head.pop('seen_classes', None)
     torch.manual_seed(args.seed)
     model = MODELS.build(model_cfg)
+    try:
+        model_kind(model)
+    except TypeError as err:
+        raise ValueError(f'tools/benchmark.py measures ZSL models: {err}') from None
     head = model.head
     if not bool(head.seen_mask.any()):
         num_seen = min(head.num_classes, max(2, round(0.75 * head.num_classes)))
@@ -422,7 +460,9 @@ class Row:
                  args):
         self.variant, self.device = variant, device
         self.model = copy.deepcopy(base).to(device)
-        self.model.backbone.attention = variant.attention
+        self.kind = model_kind(base)
+        if self.kind == 'svip':
+            self.model.backbone.attention = variant.attention
         self.train_data, self.infer_inputs, self.infer_api = train_data, infer_inputs, \
             args.infer_api
         self.optim_wrapper = None
@@ -469,9 +509,13 @@ class Row:
         with self._ctx(), torch.no_grad(), amp:
             if self.infer_api == 'predict':
                 self.model.test_step(dict(inputs=self.infer_inputs))
-            else:
+            elif self.kind == 'svip':
                 attributes, _ = self.model.infer(self.infer_inputs)
                 self.model.head.class_logits(attributes, 'all')
+            else:
+                head = self.model.head
+                attributes = head(self.model.extract_feat(self.infer_inputs))
+                head.score_classes(attributes, head.class_attributes)
 
     def warm_up(self, phase: str, steps: int) -> float:
         """Untimed steps; returns the duration of the first (compilation, allocation)."""
@@ -577,8 +621,12 @@ def format_table(result: dict) -> str:
     if cpu:
         speed += (f" (per CPU-second: train {fmt(s['train_cpu_time'])}, infer "
                   f"{fmt(s['infer_cpu_time'])})")
-    out.append(f"fast / reference: {speed}; peak memory train {fmt(m['train'])}, infer "
-               f"{fmt(m['infer'])}, saved activations {fmt(m['train_saved'])}")
+    if result.get('model_kind', 'svip') == 'svip':
+        out.append(f"fast / reference: {speed}; peak memory train {fmt(m['train'])}, infer "
+                   f"{fmt(m['infer'])}, saved activations {fmt(m['train_saved'])}")
+    else:
+        out.append(f"{result['model']}: fast / reference comparison "
+                   f"{result['comparison']}")
     out.append(f"{result['device_name']}, torch {result['torch']}, {result['num_threads']} "
                f"threads, batch {result['batch_size']} (infer {result['infer_batch_size']}), "
                f"{result['repeats']} x {result['iters']} steps, median [min-max]; load "
@@ -596,8 +644,17 @@ def run(args) -> dict:
     cfg = load_config(args.config, args.cfg_options)
     notes: List[str] = []
     base = build_base_model(cfg, args, notes)
-    size = args.img_size or base.backbone.img_size
-    size = (size, size)
+    kind = model_kind(base)
+    size = (args.img_size, args.img_size) if args.img_size else \
+        backbone_geometry(base.backbone)[0]
+    if kind == 'svip':
+        comparison = 'fast over reference (the rows first and last)'
+    else:
+        comparison = (f'not applicable: {type(base).__name__} has no fast-path / reference '
+                      'pair (SVIPClassifier only); the model is measured as configured')
+        for flag, on in (('--ablate', args.ablate), ('--compile', args.compile)):
+            if on:
+                notes.append(f'{flag} not applied: SVIPClassifier only')
     batch = args.batch_size or int(cfg.get('train_dataloader', {}).get('batch_size') or 32)
     infer_batch = args.infer_batch_size or batch
     do_train, do_infer = args.only in (None, 'train'), args.only in (None, 'infer')
@@ -608,7 +665,7 @@ def run(args) -> dict:
     del base_dev
 
     rows = [Row(v, base, cfg, device, train_data, infer_inputs, args)
-            for v in make_variants(args, device)]
+            for v in make_variants(args, device, kind)]
     meter = MemoryMeter(device)
     phases = [p for p, on in (('train', do_train), ('infer', do_infer)) if on]
     for phase in phases:
@@ -651,9 +708,12 @@ def run(args) -> dict:
     ref, fast = results[0], results[-1]
 
     def get(row, phase, key):
-        return (row[phase] or {}).get(key)
+        # one row (not SVIP): no comparison, every ratio None
+        return (row[phase] or {}).get(key) if kind == 'svip' else None
+    model_name = f'{type(base).__name__} with {type(base.head).__name__}'
     result = dict(
-        config=args.config, device=device, device_name=_device_name(device),
+        config=args.config, model_kind=kind, model=model_name, comparison=comparison,
+        device=device, device_name=_device_name(device),
         num_threads=torch.get_num_threads(), **_versions(),
         date=datetime.datetime.now().astimezone().isoformat(timespec='seconds'),
         load_avg_start=load_start,

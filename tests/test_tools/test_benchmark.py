@@ -1,4 +1,5 @@
-"""tools/benchmark.py end to end on the CPU with the tiny synthetic config."""
+"""tools/benchmark.py end to end on the CPU with the tiny synthetic config (SVIP) and an
+ImageClassifier ZSL config (TransZero: one row, no fast / reference comparison)."""
 import json
 import os
 import os.path as osp
@@ -123,8 +124,45 @@ def test_missing_or_unsuitable_config_is_refused(capsys):
     with pytest.raises(SystemExit):
         benchmark.parse_args(['configs/no_such_config.py'])
     assert 'config not found' in capsys.readouterr().err
-    with pytest.raises(ValueError, match='SVIPClassifier'):
-        benchmark.load_config(osp.join(ROOT, 'configs', 'baseline_vit_synthetic.py'), None)
+    # the source-pretraining config: an ImageClassifier with a LinearClsHead, not a ZSL head
+    config = osp.join(ROOT, 'configs', 'pretrain', 'vit_synthetic_source.py')
+    args = benchmark.parse_args([config, '--device', 'cpu'])
+    with pytest.raises(ValueError, match='measures ZSL models: .*ImageClassifier with '
+                       'LinearClsHead .*no num_attributes'):
+        benchmark.build_base_model(benchmark.load_config(config, None), args, [])
+
+
+def test_an_image_classifier_config_is_measured_without_the_svip_comparison(tmp_path):
+    """TransZero (ImageClassifier + VisionTransformer + TransZeroHead): one row as configured,
+    training and inference measured, the comparison said not to apply; its word-vector file
+    is absent from a fresh checkout's working directory (random vectors)."""
+    config = osp.join(ROOT, 'configs', 'transzero', 'transzero_vit_synthetic.py')
+    out = tmp_path / 'bench.json'
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
+    proc = subprocess.run(
+        [sys.executable, TOOL, config, '--device', 'cpu', *TINY, '--ablate', '--json', str(out),
+         '--cfg-options', 'model.backbone.arch.num_layers=2'],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'fast / reference: train' not in proc.stdout
+    assert ('ImageClassifier with TransZeroHead: fast / reference comparison not applicable'
+            in proc.stdout)
+    assert 'note: --ablate not applied: SVIPClassifier only' in proc.stdout
+    result = json.loads(out.read_text())
+    assert set(benchmark.TOP_KEYS) <= set(result), set(benchmark.TOP_KEYS) - set(result)
+    assert result['model_kind'] == 'image_classifier'
+    assert result['model'] == 'ImageClassifier with TransZeroHead'
+    assert result['comparison'].startswith('not applicable')
+    assert result['image_size'] == [64, 64] and result['batch_size'] == 2
+    assert any('word vectors' in note and 'model.head' in note for note in result['notes'])
+    assert [row['name'] for row in result['rows']] == ['model']
+    row = result['rows'][0]
+    assert row['attention'] == '-' and row['optimizer'] == 'AdamW (foreach)'
+    _check_phase(row['train'], benchmark.TRAIN_KEYS)
+    _check_phase(row['infer'], benchmark.PHASE_KEYS)
+    assert row['train']['saved_activation_bytes'] > 0
+    assert all(v is None for v in result['speedup'].values())
+    assert all(v is None for v in result['memory_ratio'].values())
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='GPU-only assertions (CUDA memory '
