@@ -75,6 +75,11 @@ def explicit_block_forward(block: nn.Module, x: torch.Tensor) -> Tuple[torch.Ten
 class SVIPVisionTransformer(BaseModule):
     """ViT with separate patch-embedding and encoding steps (docs/method.md, sections 1 and 4).
 
+    It is the backbone :class:`SVIPClassifier` requires
+    (:class:`~svip_mm.models.classifiers.SVIPBackbone`, docs/interfaces.md): ``embed_dims``,
+    ``num_heads``, ``num_prefix_tokens``, ``patch_size``, :meth:`embed` and
+    :meth:`encode` (with ``return_attn``); the classifier checks them when it is built.
+
     Args:
         arch: a name from :attr:`arch_zoo` or a dict with ``embed_dims``, ``num_layers``,
             ``num_heads`` (optional ``mlp_ratio``, ``patch_size``, ``img_size``).

@@ -21,15 +21,16 @@ SELECTIONS = ('learned', 'oracle')
 class SVIPClassifier(BaseClassifier):
     """SVIP: select patches at the input, contextualise the rest, classify by attributes.
 
-    The parts must offer the interfaces of :mod:`.interfaces` (docs/interfaces.md): the
-    backbone :class:`~.interfaces.SVIPBackbone`, the neck :class:`~.interfaces.SVIPSelectorNeck`,
-    the head :class:`~.interfaces.SVIPHead` (a ZSL head that scores units). They are checked
-    when the model is built: a part that lacks a member raises a ``TypeError`` naming its
-    class, the members and the interface.
+    The parts must offer the interfaces of docs/interfaces.md: the backbone
+    :class:`~svip_mm.models.classifiers.SVIPBackbone`, the neck
+    :class:`~svip_mm.models.classifiers.SVIPSelectorNeck`, the head
+    :class:`~svip_mm.models.classifiers.SVIPHead` (a ZSL head that scores units). They are
+    checked when the model is built: a part that lacks a member raises a ``TypeError``
+    naming its class, the members and the interface.
 
     Args:
         backbone: a :class:`SVIPVisionTransformer` config (or another
-            :class:`~.interfaces.SVIPBackbone`; a built module is taken as it is).
+            :class:`~svip_mm.models.classifiers.SVIPBackbone`; a built module is taken as it is).
         neck: a :class:`SemanticPatchSelector` config (or module).
         head: a :class:`SemanticAttributeHead` config (or module).
         consistency: config of :class:`SVIPConsistencyLoss`.

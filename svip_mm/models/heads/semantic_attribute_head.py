@@ -75,7 +75,7 @@ class SemanticAttributeHead(ZSLHeadMixin, ClsHead):
     :class:`ZSLHeadMixin`'s (docs/interfaces.md). Inside :class:`SVIPClassifier` the head
     also serves the SVIP head interface (``unit_size``, ``pooling``, ``eval_units``,
     :meth:`attribute_scores`, :meth:`attribute_losses`, :meth:`similarity`,
-    :meth:`predictions`; :class:`~svip_mm.models.classifiers.interfaces.SVIPHead`).
+    :meth:`predictions`; :class:`~svip_mm.models.classifiers.SVIPHead`).
     """
     def __init__(self,
                  num_attributes: int,

@@ -23,7 +23,7 @@ class ZSLHead(Protocol):
     :class:`ZSLHeadMixin` documents and implements them). ``attribute_maps`` is optional:
     a head without per-unit scores has none (:func:`has_attribute_maps`).
 
-    :func:`svip_mm.models.classifiers.interfaces.check_interface` checks a component against
+    :func:`svip_mm.models.classifiers.check_interface` checks a component against
     it.
     """
     num_classes: int

@@ -32,6 +32,12 @@ class SemanticPatchSelector(ContextTokenMixin, BaseModule):
     :class:`SemanticContextToken`); the ``context_*`` and ``word_vectors`` arguments are its,
     and its parameters keep their keys here (``v2p``, ``p2t``, ``word_vectors``, ``context``).
 
+    It is the selector neck :class:`SVIPClassifier` requires
+    (:class:`~svip_mm.models.classifiers.SVIPSelectorNeck`, docs/interfaces.md):
+    ``in_channels``, ``num_attributes``, ``unit_size``, ``keep_k``, :meth:`selector_logits`,
+    :meth:`attention_unit_scores`, :meth:`keep_from_attention`, :meth:`keep_from_selector`,
+    :meth:`contextualise` and :meth:`loss`; the classifier checks them when it is built.
+
     Args:
         in_channels: C, the patch embedding width.
         num_attributes: K.
