@@ -14,7 +14,7 @@ from typing import Optional, Tuple
 
 from matplotlib.figure import Figure
 
-from .analysis import ZSLImageAnalysis
+from .analysis import PANEL_GROUPS, ZSLImageAnalysis
 from .attention_maps import draw_attention_maps
 from .attribute_localisation import draw_attribute_localisation
 from .selection_overlay import draw_selection, selection_panel_labels
@@ -42,9 +42,11 @@ PANEL_NAMES = {'attention': 'attention maps', 'selection': 'patch selection',
 
 
 def unavailable_lines(analysis: ZSLImageAnalysis) -> list:
-    """One line per panel group the model cannot give: ``'<panels> left out: <why>'``."""
-    return [f'{PANEL_NAMES.get(group, group)} left out: {why}'
-            for group, why in analysis.unavailable.items()]
+    """One line per panel group the model cannot give, in figure order:
+    ``'<panels> left out: <why>'``."""
+    order = {group: i for i, group in enumerate(PANEL_GROUPS)}
+    groups = sorted(analysis.unavailable, key=lambda g: order.get(g, len(order)))
+    return [f'{PANEL_NAMES.get(g, g)} left out: {analysis.unavailable[g]}' for g in groups]
 
 
 def class_text(analysis: ZSLImageAnalysis, index: int) -> str:
