@@ -30,9 +30,10 @@ class SVIPVisualizationHook(Hook):
     """Write :func:`~svip_mm.visualization.plot_image_summary` figures of test images.
 
     For each drawn image the hook re-runs the model on that one image
-    (:func:`~svip_mm.visualization.analyse_image`: the inference pass and the source pass
-    with attention maps), so the figures cost about two forward passes per image; the cap
-    keeps that small. Files are named ``<sample_idx>_<image name>.png``. In a distributed
+    (:func:`~svip_mm.visualization.analyse_image`: for SVIP the inference pass and the source
+    pass with attention maps; for an ImageClassifier with a ZSL head one pass, the attention
+    read by hooks), so the figures cost one or two forward passes per image; the cap keeps
+    that small. Any ZSL model works; the figure has the panels the model can give. Files are named ``<sample_idx>_<image name>.png``. In a distributed
     test every process draws its own images (the cap is per process).
 
     Args:
