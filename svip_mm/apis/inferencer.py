@@ -543,8 +543,13 @@ class ZSLInferencer:
                 attributes, keep, details = self.model.infer(inputs, with_details=True)
                 extras = dict(keep_mask=keep, selector_prob=details['selector_prob'])
             else:
-                # the head's forward output: the pred_attributes of its predict
-                attributes, extras = self.model.head(self.model.extract_feat(inputs)), {}
+                head, extras = self.model.head, {}
+                feats = self.model.extract_feat(inputs)
+                if bool(head.seen_mask.any()):
+                    # the head's own prediction: pred_attributes exactly as tools/test.py
+                    attributes = torch.stack([s.pred_attributes for s in head.predict(feats)])
+                else:  # no class table to predict with: the head's forward output
+                    attributes = head(feats)
             return attributes, self.class_scores(attributes), extras
 
     def __call__(self, inputs: Union[ImageInput, Sequence[ImageInput]],
