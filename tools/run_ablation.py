@@ -818,7 +818,8 @@ def main(argv=None):
                          allow_retest=key in args.retest)
         if key in ATTENTION_PROBE:
             record = probe_attention(record, ATTENTION_PROBE[key], run_dir, args.threads)
-        if SETTINGS[args.experiment]['calibrate']:
+        # an attention-only variant is not trained: there is nothing to calibrate
+        if SETTINGS[args.experiment]['calibrate'] and key not in ATTENTION_ONLY:
             record = calibrate_run(record, cfg, run_dir, args.threads, extra)
         return key, record
 
