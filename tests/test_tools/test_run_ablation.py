@@ -1,4 +1,5 @@
-"""tools/run_ablation.py: its experiments name real configs; statistics, report and reuse."""
+"""tools/run_ablation.py: its experiments name real configs; statistics, report and reuse; the
+calibration of finished runs and the methods report (svip_mm.evaluation.comparison)."""
 import json
 from pathlib import Path
 
