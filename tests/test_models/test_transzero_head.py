@@ -405,3 +405,10 @@ def test_real_dataset_configs_carry_the_published_numbers(name, tmp_path):
     model = MODELS.build(cfg.model)
     assert model.backbone.grid_size == (14, 14)
     assert model.head.semantic_proj.shape == (300, dims)
+
+
+def test_the_class_table_keeps_attribute_groups_as_every_head_does():
+    """tools/calibrate.py prepare passes attribute_group_ids to the head of every config."""
+    groups = [i % 2 for i in range(K)]
+    head = _head(attribute_group_ids=groups)
+    assert head.attribute_group_ids.tolist() == groups

@@ -238,6 +238,9 @@ class TransZeroHead(ZSLHeadMixin, ClsHead):
         class_attributes: optional [C, K] class attribute matrix (usually set by
             ``ZSLClassTableHook``).
         seen_classes: global ids of the seen classes (with ``class_attributes``).
+        attribute_group_ids: optional [K] group index per attribute; TransZero's losses do
+            not use groups, the class table keeps them as every ZSL head's does (a config
+            written by ``tools/calibrate.py prepare`` passes them to every head).
         num_prefix_tokens: leading non-patch tokens of ``out_type='raw'`` backbone output
             (1 for a CLS token); None guesses (see :func:`tokens_to_patch_grid`).
     """
@@ -269,6 +272,7 @@ class TransZeroHead(ZSLHeadMixin, ClsHead):
                                                    loss_weight=0.005),
                  class_attributes: Optional[ArrayLike] = None,
                  seen_classes: Optional[Sequence[int]] = None,
+                 attribute_group_ids: Optional[ArrayLike] = None,
                  num_prefix_tokens: Optional[int] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(loss=loss, init_cfg=init_cfg)
@@ -318,7 +322,8 @@ class TransZeroHead(ZSLHeadMixin, ClsHead):
                                  if self_calibration is not None else None)
         self.attribute_regression = MODELS.build(attribute_regression)
         self._geometry_cache: Dict[Tuple, torch.Tensor] = {}
-        self._init_class_table(num_classes, num_attributes, class_attributes, seen_classes)
+        self._init_class_table(num_classes, num_attributes, class_attributes, seen_classes,
+                               attribute_group_ids)
 
     def set_class_attributes(self, class_attributes: ArrayLike, seen_classes: Sequence[int],
                              attribute_group_ids: Optional[ArrayLike] = None) -> None:
