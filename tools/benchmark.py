@@ -105,7 +105,8 @@ ROW_KEYS = ('name', 'attention', 'amp', 'sdpa_backend', 'optimizer', 'compile',
 PHASE_KEYS = ('images_per_s', 'runs', 'images_per_cpu_s', 'cpu_time_runs', 'peak_mem_bytes',
               'process_peak_mem_bytes', 'first_step_s')
 TRAIN_KEYS = PHASE_KEYS + ('saved_activation_bytes', 'host_syncs')
-TOP_KEYS = ('config', 'model_kind', 'model', 'comparison', 'device', 'device_name', 'num_threads', 'torch', 'timm', 'mmengine',
+TOP_KEYS = ('config', 'model_kind', 'model', 'comparison', 'device', 'device_name',
+            'num_threads', 'torch', 'timm', 'mmengine',
             'mmpretrain', 'python', 'date', 'load_avg_start', 'load_avg_end', 'batch_size',
             'infer_batch_size', 'image_size', 'iters', 'warmup', 'repeats', 'seed',
             'infer_api', 'mem_method', 'cfg_options', 'notes', 'rows', 'speedup',

@@ -109,7 +109,7 @@ def main(argv=None) -> List[dict]:
     try:
         inferencer = ZSLInferencer(args.config, args.checkpoint, device=args.device,
                                    word_vectors=args.word_vectors, cfg_options=args.cfg_options)
-    except (ValueError, FileNotFoundError, TypeError) as err:  # an unreadable or mismatched checkpoint
+    except (ValueError, FileNotFoundError, TypeError) as err:  # unreadable, mismatched, no ZSL
         raise SystemExit(f'error: {err}') from None
     if args.classes_table:
         names = None

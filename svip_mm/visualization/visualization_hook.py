@@ -33,7 +33,8 @@ class SVIPVisualizationHook(Hook):
     (:func:`~svip_mm.visualization.analyse_image`: for SVIP the inference pass and the source
     pass with attention maps; for an ImageClassifier with a ZSL head one pass, the attention
     read by hooks), so the figures cost one or two forward passes per image; the cap keeps
-    that small. Any ZSL model works; the figure has the panels the model can give. Files are named ``<sample_idx>_<image name>.png``. In a distributed
+    that small. Any ZSL model works; the figure has the panels the model can give. Files are
+    named ``<sample_idx>_<image name>.png``. In a distributed
     test every process draws its own images (the cap is per process).
 
     Args:

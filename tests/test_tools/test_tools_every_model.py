@@ -6,7 +6,6 @@ tools/calibrate.py on APN. (tools/benchmark.py on TransZero: test_benchmark.py.)
 import copy
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -143,11 +142,15 @@ def test_visualize_tool(trained, name, tmp_path):
 
 
 def test_test_and_calibrate_tools_on_apn(trained, tmp_path):
-    """tools/test.py and tools/calibrate.py (prepare, train, gamma) on an ImageClassifier."""
+    """tools/test.py (with --show-dir) and tools/calibrate.py (prepare, train, gamma) on an
+    ImageClassifier."""
     run = trained['apn']
     proc = run_tool('test.py', run['config'], run['ckpt'], '--work-dir', tmp_path / 'test',
-                    '--out', tmp_path / 'metrics.json', cwd=tmp_path)
+                    '--out', tmp_path / 'metrics.json', '--show-dir', tmp_path / 'figures',
+                    '--show-max', '1', cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    # the summary figures of SVIPVisualizationHook, for this model too
+    assert len(list((tmp_path / 'figures').glob('*.png'))) == 1
     metrics = json.loads((tmp_path / 'metrics.json').read_text())['metrics']
     assert {'gzsl/H', 'gzsl/U', 'gzsl/S'} <= set(metrics), sorted(metrics)
     assert re.search(r'^\s+honest\s+[+-]\d+\.\d+', proc.stdout, re.M), proc.stdout[-2000:]
