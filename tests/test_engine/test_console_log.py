@@ -73,10 +73,14 @@ def test_quiet_console_leaves_file_handlers_and_stricter_consoles(tmp_path):
     assert console[0].level == logging.ERROR
 
 
-def test_mmengines_notices_about_its_own_checkpoint_hook_stay_in_the_file(tmp_path, capsys):
+def test_mmengines_notices_about_its_own_checkpoint_hook_stay_in_the_file(tmp_path, capsys,
+                                                                          monkeypatch):
     """CheckpointHook.before_train builds a FileClient (mmengine 0.10), which warns that it
     and HardDiskBackend are deprecated: off the console, still in the log file."""
     from mmengine.fileio import FileClient
+    # FileClient keeps one client per argument set for the process, and its backend warns
+    # only when it is created: forget those an earlier test made
+    monkeypatch.setattr(FileClient, '_instances', {})
     runner = build(QuietConsoleRunner, tmp_path / 'notices')
     FileClient.infer_client(None, str(tmp_path))
     runner.logger.warning('a warning of the run')
