@@ -15,7 +15,7 @@ from ..losses.prototype_decorrelation_loss import PrototypeDecorrelationLoss  # 
 from ..utils.arrays import ArrayLike
 from ..utils.choices import check_choice
 from .semantic_attribute_head import tokens_to_patch_grid
-from .zsl_head import ZSLHeadMixin, tokens_to_maps
+from .zsl_head import ZSLHeadMixin, tokens_to_maps, write_predictions
 
 BRANCHES = ('global', 'local')
 
@@ -252,17 +252,7 @@ class APNHead(ZSLHeadMixin, ClsHead):
                     ) -> List[DataSample]:
         """Put the global branch's results on each DataSample: ``pred_score`` (softmax over
         all C classes), ``pred_label`` and ``pred_attributes`` [K] (a_glob)."""
-        scores = F.softmax(self.class_logits(attributes, 'all').float(), dim=1).detach()
-        labels = scores.argmax(dim=1, keepdim=True)
-        if data_samples is None:
-            data_samples = [None] * scores.size(0)
-        out = []
-        for i, sample in enumerate(data_samples):
-            sample = DataSample() if sample is None else sample
-            sample.set_pred_score(scores[i]).set_pred_label(labels[i])
-            sample.set_field(attributes[i].detach().float(), 'pred_attributes', field_type='data')
-            out.append(sample)
-        return out
+        return write_predictions(self.class_logits(attributes, 'all'), attributes, data_samples)
 
     # ------------------------------------------------------------ ClsHead API
     def pre_logits(self, feats: Tuple[torch.Tensor]) -> torch.Tensor:

@@ -11,7 +11,7 @@ from mmpretrain.structures import DataSample
 from ..utils import check_unit_grid, patches_to_units
 from ..utils.arrays import ArrayLike
 from ..utils.choices import check_choice
-from .zsl_head import ZSLHeadMixin, tokens_to_maps
+from .zsl_head import ZSLHeadMixin, tokens_to_maps, write_predictions
 
 
 def tokens_to_patch_grid(feat: torch.Tensor, num_prefix_tokens: Optional[int] = None
@@ -174,18 +174,10 @@ class SemanticAttributeHead(ZSLHeadMixin, ClsHead):
         """Put class scores over all classes, the attribute vector and the keep mask on
         each DataSample (``pred_score`` softmax [C], ``pred_label``, ``pred_attributes`` [K],
         ``keep_mask`` [U])."""
-        scores = F.softmax(self.class_logits(attributes, 'all').float(), dim=1)
-        labels = scores.argmax(dim=1, keepdim=True)
-        if data_samples is None:
-            data_samples = [None] * scores.size(0)
-        out = []
-        for i, sample in enumerate(data_samples):
-            sample = DataSample() if sample is None else sample
-            sample.set_pred_score(scores[i]).set_pred_label(labels[i])
-            sample.set_field(attributes[i].detach().float(), 'pred_attributes', field_type='data')
-            if keep is not None:
+        out = write_predictions(self.class_logits(attributes, 'all'), attributes, data_samples)
+        if keep is not None:
+            for i, sample in enumerate(out):
                 sample.set_field(keep[i], 'keep_mask', field_type='data')
-            out.append(sample)
         return out
 
     # ------------------------------------------------------------ ClsHead API

@@ -15,7 +15,7 @@ from ..necks.semantic_context_token import read_word_vectors
 from ..utils.arrays import ArrayLike, read_array
 from ..utils.choices import check_choice
 from .semantic_attribute_head import tokens_to_patch_grid
-from .zsl_head import ZSLHeadMixin, tokens_to_maps
+from .zsl_head import ZSLHeadMixin, tokens_to_maps, write_predictions
 
 ENCODER_ATTENTIONS = ('geometry', 'plain')
 CE_CLASSES = ('all', 'seen')
@@ -455,18 +455,8 @@ class TransZeroHead(ZSLHeadMixin, ClsHead):
         """``pred_score`` softmax [C] over all classes, ``pred_label``, ``pred_attributes`` e
         [K] on each DataSample."""
         embedding = embedding.detach()  # predictions carry no autograd graph
-        scores = F.softmax(self.class_scores(embedding, with_bias=self.bias_at_test), dim=1)
-        labels = scores.argmax(dim=1, keepdim=True)
-        if data_samples is None:
-            data_samples = [None] * scores.size(0)
-        out = []
-        for i, sample in enumerate(data_samples):
-            sample = DataSample() if sample is None else sample
-            sample.set_pred_score(scores[i]).set_pred_label(labels[i])
-            sample.set_field(embedding[i].float(), 'pred_attributes',
-                             field_type='data')
-            out.append(sample)
-        return out
+        return write_predictions(self.class_scores(embedding, with_bias=self.bias_at_test),
+                                 embedding, data_samples)
 
     # ------------------------------------------------------------ ClsHead API
     def pre_logits(self, feats: Tuple[torch.Tensor]) -> torch.Tensor:

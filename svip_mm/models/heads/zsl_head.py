@@ -141,6 +141,33 @@ class ZSLHeadMixin(ClassTableMixin, metaclass=ABCMeta):
                                   '(ZSLHeadMixin.attribute_maps, docs/interfaces.md)')
 
 
+def write_predictions(logits: torch.Tensor, attributes: torch.Tensor,
+                      data_samples: Optional[List[Optional[DataSample]]] = None
+                      ) -> List[DataSample]:
+    """The prediction fields every ZSL head writes, on one DataSample per image.
+
+    Args:
+        logits: [B, C] class logits over all C classes (with the head's prediction bias).
+        attributes: [B, K] the images' attribute vectors.
+        data_samples: B samples to fill in place (None: new ones).
+
+    Returns:
+        The samples, each with ``pred_score`` [C] (float32 softmax of ``logits``),
+        ``pred_label`` [1] (its argmax) and ``pred_attributes`` [K] (float32, detached).
+    """
+    scores = torch.softmax(logits.detach().float(), dim=1)
+    labels = scores.argmax(dim=1, keepdim=True)
+    if data_samples is None:
+        data_samples = [None] * scores.size(0)
+    out = []
+    for i, sample in enumerate(data_samples):
+        sample = DataSample() if sample is None else sample
+        sample.set_pred_score(scores[i]).set_pred_label(labels[i])
+        sample.set_field(attributes[i].detach().float(), 'pred_attributes', field_type='data')
+        out.append(sample)
+    return out
+
+
 def has_attribute_maps(head) -> bool:
     """Whether ``head`` implements :meth:`ZSLHeadMixin.attribute_maps`."""
     method = getattr(type(head), 'attribute_maps', None)
