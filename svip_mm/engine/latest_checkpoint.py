@@ -14,12 +14,10 @@ import re
 import zipfile
 from typing import Dict, List, Optional
 
-from ..utils.safe_checkpoint import CheckpointReadError
+from ..utils.safe_checkpoint import LEGACY_TORCH_MAGIC, ZIP_HEAD, CheckpointReadError
 
 LAST_CHECKPOINT_FILE = 'last_checkpoint'  # written by MMEngine's CheckpointHook
 
-_ZIP_HEAD = b'PK\x03\x04'  # torch.save's zip archive
-_LEGACY_TORCH_HEAD = b'\x80\x02\x8a\x0a'  # torch.save before torch 1.6: pickle + magic number
 
 
 class DamagedCheckpointError(CheckpointReadError):
@@ -57,14 +55,14 @@ def checkpoint_damage(path: str) -> Optional[str]:
     try:
         size = osp.getsize(path)
         with open(path, 'rb') as f:
-            head = f.read(len(_ZIP_HEAD))
+            head = f.read(len(LEGACY_TORCH_MAGIC))
     except OSError as err:
         return f'it cannot be read: {err.strerror}'
     if size == 0:
         return 'it is empty'
-    if head == _LEGACY_TORCH_HEAD:
+    if head == LEGACY_TORCH_MAGIC:
         return None
-    if head != _ZIP_HEAD:
+    if not head.startswith(ZIP_HEAD):
         return f'it does not start as a file torch.save writes ({size} bytes, starting {head!r})'
     try:
         with zipfile.ZipFile(path) as archive:

@@ -291,9 +291,11 @@ def _build_stand_in(obj: Any, decoder: Decoder, where: str) -> Any:
 
 
 # ------------------------------------------------------------------------ checks of the file
-# torch.save's two layouts: a zip archive, or (torch < 1.6, _use_new_zipfile_serialization=False)
-# a pickle that starts with torch's magic number (protocol 2, LONG1 of 10 bytes)
-_LEGACY_TORCH_MAGIC = b'\x80\x02\x8a\x0a' + (0x1950a86a20f9469cfc6c).to_bytes(10, 'little')
+# torch.save's two layouts: a zip archive (ZIP_HEAD), or (torch < 1.6,
+# _use_new_zipfile_serialization=False) a pickle that starts with torch's magic number (protocol 2,
+# LONG1 of 10 bytes)
+ZIP_HEAD = b'PK\x03\x04'
+LEGACY_TORCH_MAGIC = b'\x80\x02\x8a\x0a' + (0x1950a86a20f9469cfc6c).to_bytes(10, 'little')
 _USE_ANOTHER = 'Use another checkpoint (or copy / download this one again).'
 
 
@@ -315,8 +317,8 @@ def _check_torch_file(path: str) -> None:
                 f'{_USE_ANOTHER}')
         return
     with open(path, 'rb') as f:
-        head = f.read(len(_LEGACY_TORCH_MAGIC))
-    if head != _LEGACY_TORCH_MAGIC:
+        head = f.read(len(LEGACY_TORCH_MAGIC))
+    if head != LEGACY_TORCH_MAGIC:
         raise CheckpointReadError(
             f'{path!r} is not a torch checkpoint: it is neither a zip archive written by '
             f'torch.save nor a legacy torch pickle ({osp.getsize(path)} bytes, starting '
