@@ -42,6 +42,7 @@ from mmengine.runner import Runner  # noqa: E402
 import svip_mm  # noqa: E402,F401
 from svip_mm.engine import prepare_data  # noqa: E402
 from svip_mm.evaluation import OFFICIAL_GAMMAS, PredictionCollector  # noqa: E402
+from svip_mm.utils.config_file import read_config  # noqa: E402
 from svip_mm.evaluation.calibration import (calibrate_gamma, gamma_option,  # noqa: E402
                                            holdout_split)
 
@@ -53,7 +54,7 @@ CLASS_TABLE_HOOK = 'ZSLClassTableHook'
 def prepare(args) -> Config:
     """Write ``<work-dir>/calibration_train.py`` and the class table it points to."""
     from mmpretrain.registry import DATASETS
-    cfg = Config.fromfile(args.config)
+    cfg = read_config(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     work_dir = args.work_dir or osp.join(
@@ -140,7 +141,7 @@ def _parse_gammas(text: Optional[str]) -> Sequence[float]:
 
 def gamma(args) -> dict:
     """Evaluate the calibration model on the calibration images and write the best gamma."""
-    cfg = Config.fromfile(args.config)
+    cfg = read_config(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     cal = cfg.get('calibration')

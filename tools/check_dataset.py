@@ -42,8 +42,8 @@ def main(argv=None) -> int:
 
     settings = {}
     if args.config:
-        from mmengine.config import Config
-        dataset_cfg = Config.fromfile(args.config).train_dataloader.dataset.to_dict()
+        from svip_mm.utils.config_file import read_config
+        dataset_cfg = read_config(args.config).train_dataloader.dataset.to_dict()
         settings = {k: v for k, v in dataset_cfg.items()
                     if k not in ('type', 'pipeline', 'split', 'test_mode', 'lazy_init')}
         args.dataset = args.dataset or dataset_cfg['type']

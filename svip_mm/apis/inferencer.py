@@ -62,6 +62,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS, TRANSFORMS
 
+from ..utils.config_file import read_config
 from ..utils.finite import check_finite
 from ..utils.safe_checkpoint import load_checkpoint_file
 from ..utils.unique_names import check_unique_names
@@ -218,7 +219,7 @@ class ZSLInferencer:
                  word_vectors=None, class_names: Optional[Sequence[str]] = None,
                  attribute_names: Optional[Sequence[str]] = None,
                  cfg_options: Optional[dict] = None):
-        cfg = Config.fromfile(config) if isinstance(config, (str, os.PathLike)) else \
+        cfg = read_config(config) if isinstance(config, (str, os.PathLike)) else \
             copy.deepcopy(config)
         if cfg_options:
             cfg.merge_from_dict(cfg_options)

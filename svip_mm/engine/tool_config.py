@@ -9,6 +9,8 @@ from typing import Optional
 from mmengine.config import Config
 from mmengine.runner import Runner
 
+from ..utils.config_file import read_config
+
 # top-level keys a config may hold besides the Runner's arguments: read by svip_mm's tools and
 # by MMEngine's config loader
 _TOOL_KEYS = {'data_preparation', 'custom_imports'}
@@ -27,7 +29,7 @@ def load_tool_config(config: str, cfg_options: Optional[dict], launcher: str,
         SystemExit: a ``--cfg-options`` key nobody reads (:func:`check_cfg_options`), or, with
             ``training``, a training length that trains nothing (:func:`check_training_length`).
     """
-    cfg = Config.fromfile(config)
+    cfg = read_config(config)
     if cfg_options:
         check_cfg_options(cfg, cfg_options)
         cfg.merge_from_dict(cfg_options)

@@ -3,8 +3,8 @@
 - the safe reader of checkpoints and weight files (:mod:`.safe_checkpoint`);
 - checks of the values and names read from files: :func:`check_finite` (NaN, inf, beyond
   the model's dtype) and :func:`check_unique_names`;
-- the tools' error policy (``svip_mm.utils.tool_errors``) and atomic file writes
-  (``svip_mm.utils.atomic_write``).
+- the tools' error policy (``svip_mm.utils.tool_errors``), their config reader
+  (``svip_mm.utils.config_file``) and atomic file writes (``svip_mm.utils.atomic_write``).
 """
 from .finite import NonFiniteError, check_finite
 from .safe_checkpoint import (CheckpointReadError, CheckpointUnavailableError,

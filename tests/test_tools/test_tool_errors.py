@@ -103,6 +103,36 @@ def _one_error(proc, *words):
         assert word in last, (word, last)
 
 
+@pytest.mark.parametrize('tool, before, after', [
+    ('train.py', [], []),
+    ('test.py', [], ['CKPT']),
+    ('calibrate.py', ['prepare'], []),
+    ('check_dataset.py', ['--config'], []),
+    ('predict.py', [], ['CKPT', 'IMAGE']),  # usage errors of argparse: "predict.py: error: "
+    ('visualize.py', [], ['CKPT', 'IMAGE', '--out', 'OUT']),
+])
+@pytest.mark.parametrize('config, words', [
+    ('nope.py', ['config not found: nope.py']),
+    ('a_folder', ['config', 'a_folder']),
+])
+def test_a_config_that_is_not_a_file_is_named(trained, tmp_path, tool, before, after, config,
+                                               words):
+    """Every tool that reads a config names it, not with Python's ``[Errno 2]`` text."""
+    _, _, ckpt = trained
+    (tmp_path / 'a_folder').mkdir()
+    image = tmp_path / 'img.png'
+    image.write_bytes(b'')
+    extra = [{'CKPT': ckpt, 'IMAGE': image, 'OUT': tmp_path / 'fig.png'}.get(a, a)
+             for a in after]
+    proc = run_tool(tool, *before, config, *extra, cwd=tmp_path)
+    if tool in ('predict.py', 'visualize.py'):
+        assert proc.returncode == 2 and 'Traceback' not in proc.stderr, proc.stderr[-3000:]
+        last = proc.stderr.strip().splitlines()[-1]
+        assert last.startswith(f'{tool}: error: ') and all(w in last for w in words), last
+    else:
+        _one_error(proc, *words, 'expected a config file')
+
+
 @pytest.mark.parametrize('option, words', [
     ('train_cfg.max_epoch=2', ['max_epoch']),
     ('model.neck.keepk=3', ['keepk']),
