@@ -5,8 +5,8 @@
 # The protocol, the same for every method: the config's own schedule, seeds 0-2, the last
 # epoch's checkpoint (no epoch picked on the test set); GZSL at gamma 0 and at a gamma chosen
 # without the test set (calibrate = True: tools/calibrate.py on train_loc / val_loc after each
-# run, tools/run_ablation.py's calibrate_run); the test-tuned figures (oracle / official H)
-# only beside them, labelled, as the compared papers report.
+# run, svip_mm.experiments.calibrated_run.calibrate_run); the test-tuned figures (oracle /
+# official H) only beside them, labelled, as the compared papers report.
 #
 # How each schedule was chosen (nothing here was tuned on these runs):
 # - SVIP and the baseline: as docs/results.md says. From scratch, the default job's schedule

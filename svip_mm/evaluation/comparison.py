@@ -14,8 +14,8 @@ shared seed there is no spread and no judgement (``None``).
 
 :func:`format_methods_rows` writes the Markdown rows of the methods table (``mean ± std`` per
 column, transductive methods marked), :func:`format_paired_difference` one line per pair.
-``tools/run_ablation.py`` uses them for experiments with ``calibrate = True``
-(``configs/experiments/methods.py``).
+``svip_mm.experiments.methods_report`` (``tools/run_ablation.py``) uses them for experiments
+with ``calibrate = True`` (``configs/experiments/methods.py``).
 """
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 

@@ -1,0 +1,15 @@
+"""The repository checkout the experiments run in.
+
+An experiment starts the repository's tools (``tools/train.py``, ``tools/test.py``,
+``tools/calibrate.py``) as subprocesses, in the repository, and reads files named relative to
+it (``configs/experiments/*.py`` and the configs they list). None of these is part of the
+installed package, so svip_mm must be imported from the checkout itself: installed editable
+(``pip install -e .``), or from ``tools/run_ablation.py``, which puts its own checkout first
+on ``sys.path``. :data:`REPO` is then the folder holding the ``svip_mm`` package; it is the
+one place the library takes the repository from (``svip_mm.engine.pretrained_backbone``
+finds ``tools/train.py`` the same way).
+"""
+import os.path as osp
+
+#: the repository root: the folder above the ``svip_mm`` package (absolute, symlinks kept)
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
