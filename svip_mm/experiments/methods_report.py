@@ -4,7 +4,7 @@
 Per ``regime`` of the data file, one table of the methods (:data:`METHOD_COLUMNS`), then the
 paired per-seed differences of each method against its regime's ``reference`` for H at
 gamma 0 and the calibrated H, judged against the seed spread
-(:mod:`svip_mm.evaluation.comparison`); then the per-run rows.
+(``svip_mm.evaluation.comparison``); then the per-run rows.
 """
 from typing import Dict, List, Optional, Sequence
 
@@ -50,7 +50,7 @@ def write_methods_report(experiment: str, records: Dict[str, List[dict]], path: 
     figures, the test-tuned ones labelled as such, the wall times), then the paired per-seed
     differences of each method against the regime's reference, for H at gamma 0 and the
     calibrated H, with the inside-the-seed-spread judgement
-    (:mod:`svip_mm.evaluation.comparison`); the per-run rows.
+    (``svip_mm.evaluation.comparison``); the per-run rows.
 
     ``records``: variant key -> its runs' records (with ``calibrated``,
     :func:`~.calibrated_run.calibrate_run`); ``argv``: the command line's arguments, quoted in
