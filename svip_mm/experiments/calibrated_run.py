@@ -4,13 +4,12 @@ set in four subprocesses, each a step that is reused once finished, then the run
 import json
 import os
 import os.path as osp
-import subprocess
 import sys
 import time
 from typing import List
 
 from .repository import REPO
-from .runs import thread_env
+from .runs import call_tool
 
 #: the held-out choice of every calibration (tools/calibrate.py prepare --seed): one split for
 #: every run, as the rule of docs/results.md ("Calibrated") fixed it
@@ -27,9 +26,7 @@ def _run_step(state: dict, state_file: str, name: str, cmd: List[str], log_file:
     if osp.isfile(log_file):  # an earlier attempt's output stays as <log>.<n>
         os.replace(log_file, f'{log_file}.{step["attempts"]}')
     start = time.time()
-    with open(log_file, 'w') as log:
-        code = subprocess.call(cmd, cwd=REPO, env=thread_env(threads), stdout=log,
-                               stderr=subprocess.STDOUT)
+    code = call_tool(cmd, log_file, threads)
     step['wall_s'] += time.time() - start
     step['attempts'] += 1
     step['done'] = code == 0

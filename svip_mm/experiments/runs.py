@@ -32,6 +32,14 @@ def thread_env(threads: int) -> Dict[str, str]:
     return dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
 
 
+def call_tool(cmd: List[str], log_file: str, threads: int) -> int:
+    """Run a tool's command line in the repository with ``threads`` threads, its output
+    (stdout and stderr) written to ``log_file``; returns the exit code."""
+    with open(log_file, 'w') as log:
+        return subprocess.call(cmd, cwd=REPO, env=thread_env(threads), stdout=log,
+                               stderr=subprocess.STDOUT)
+
+
 def file_digest(path: str) -> str:
     """sha1 of the resolved config (with its ``_base_`` files merged): a change to what the
     config says invalidates runs; a comment or a reformatting does not."""
@@ -85,9 +93,7 @@ def retest(record: dict, cfg_path: str, digest: str, work_dir: str, threads: int
     print(f'retest {cfg_path} {checkpoint} (the config changed since it was trained)',
           flush=True)
     os.makedirs(test_dir, exist_ok=True)
-    with open(osp.join(test_dir, 'test.out'), 'w') as log:
-        code = subprocess.call(cmd, cwd=REPO, env=thread_env(threads), stdout=log,
-                               stderr=subprocess.STDOUT)
+    code = call_tool(cmd, osp.join(test_dir, 'test.out'), threads)
     if code != 0:
         raise RuntimeError(f'retest of {checkpoint} failed with exit code {code}; see '
                            f'{osp.join(test_dir, "test.out")}')
@@ -155,9 +161,7 @@ def run_one(cfg_path: str, seed: int, work_dir: str, threads: int, extra: List[s
            '--cfg-options', f'randomness.seed={seed}', *extra]
     print(f'{"resume" if resume else "start "} {cfg_path} seed {seed} -> {work_dir}', flush=True)
     start = time.time()
-    with open(out_file, 'w') as log:
-        code = subprocess.call(cmd, cwd=REPO, env=thread_env(threads), stdout=log,
-                               stderr=subprocess.STDOUT)
+    code = call_tool(cmd, out_file, threads)
     attempts.append(dict(wall_s=time.time() - start, exit_code=code, resumed=resume))
     with open(attempts_file, 'w') as f:
         json.dump(attempts, f, indent=1)
@@ -191,9 +195,7 @@ def probe_attention(record: dict, probe_cfg: str, work_dir: str, threads: int) -
            '--work-dir', probe_dir, '--cfg-options', f'randomness.seed={record["seed"]}',
            f'model.backbone.init_cfg.checkpoint={checkpoint}']
     os.makedirs(probe_dir, exist_ok=True)
-    with open(osp.join(probe_dir, 'probe.out'), 'w') as log:
-        code = subprocess.call(cmd, cwd=REPO, env=thread_env(threads), stdout=log,
-                               stderr=subprocess.STDOUT)
+    code = call_tool(cmd, osp.join(probe_dir, 'probe.out'), threads)
     if code != 0:
         raise RuntimeError(f'attention probe of {checkpoint} failed with exit code {code}; see '
                            f'{osp.join(probe_dir, "probe.out")}')

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from svip_mm.experiments import calibrated_run
+from svip_mm.experiments import runs  # its call_tool starts the steps
 from svip_mm.experiments.calibrated_run import calibrate_run
 
 from repo import REPO
@@ -57,7 +57,7 @@ def _finished_run(tmp_path, seed=2):
 def test_calibration_runs_its_four_steps_in_order_and_extends_the_record(tmp_path, monkeypatch):
     work, record = _finished_run(tmp_path)
     fake = FakeCalibrationTools()
-    monkeypatch.setattr(calibrated_run.subprocess, 'call', fake)
+    monkeypatch.setattr(runs.subprocess, 'call', fake)
     cfg, extra = record['config'], record['extra']
     new = calibrate_run(record, cfg, str(work), 1, extra)
     cal = work / 'calibration'
@@ -93,7 +93,7 @@ def test_a_finished_calibration_is_reused_and_an_interrupted_one_continues(tmp_p
                                                                           monkeypatch):
     work, record = _finished_run(tmp_path, seed=1)
     fake = FakeCalibrationTools(fail='train')
-    monkeypatch.setattr(calibrated_run.subprocess, 'call', fake)
+    monkeypatch.setattr(runs.subprocess, 'call', fake)
     with pytest.raises(RuntimeError, match=r'step train of .* seed 1 failed with exit code 1; '
                                            r'see .*train\.out \(run the experiment again'):
         calibrate_run(record, record['config'], str(work), 1, record['extra'])
@@ -124,7 +124,7 @@ def test_a_calibration_folder_the_tool_did_not_make_is_not_overwritten(tmp_path,
     work, record = _finished_run(tmp_path)
     (work / 'calibration').mkdir()
     (work / 'calibration' / 'gamma.json').write_text('{}')
-    monkeypatch.setattr(calibrated_run.subprocess, 'call', FakeCalibrationTools())
+    monkeypatch.setattr(runs.subprocess, 'call', FakeCalibrationTools())
     with pytest.raises(RuntimeError, match=r'calibration exists without .*calibration\.json.*'
                                            'nothing is overwritten'):
         calibrate_run(record, record['config'], str(work), 1, [])
