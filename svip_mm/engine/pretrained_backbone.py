@@ -54,6 +54,7 @@ from mmengine.dist import get_dist_info
 from mmengine.logging import print_log
 
 from ..utils.atomic_write import write_atomic
+from ..utils.repository import REPO
 
 #: The meta's ``written_by``: what marks a file at ``out`` as this step's (replaceable).
 WRITER = 'svip_mm.pretrained_backbone'
@@ -138,8 +139,7 @@ def _directory_lock(directory: str):
 
 
 def _train_script() -> str:
-    script = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'tools',
-                      'train.py')
+    script = osp.join(REPO, 'tools', 'train.py')
     if not osp.isfile(script):
         raise FileNotFoundError(f'pretrained_backbone step: {script} not found; expected the '
                                 'repository checkout of svip_mm (pip install -e .)')

@@ -17,7 +17,7 @@ checks, and which variants get their attention measured. A new experiment is a n
 - :mod:`.ablation_report` (mean, std and range over seeds per variant, the criteria, a
   figure) and :mod:`.methods_report` (one table per regime, test-tuned figures labelled,
   paired per-seed differences against a reference); :mod:`.report_header`, their first lines.
-- :mod:`.repository`: the repository checkout the tools run in (:data:`.repository.REPO`).
+- the repository checkout the tools run in: ``svip_mm.utils.repository.REPO``.
 
 ``import svip_mm`` does not import this subpackage, and importing it reads no file: the data
 files are read when first asked for (:func:`.spec.read_experiments`).

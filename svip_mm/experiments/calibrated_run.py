@@ -8,7 +8,7 @@ import sys
 import time
 from typing import List
 
-from .repository import REPO
+from ..utils.repository import REPO
 from .runs import call_tool
 
 #: the held-out choice of every calibration (tools/calibrate.py prepare --seed): one split for

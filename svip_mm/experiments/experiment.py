@@ -13,7 +13,7 @@ from ..engine import prepare_data
 from .ablation_report import write_ablation_report
 from .calibrated_run import calibrate_run
 from .methods_report import write_methods_report
-from .repository import REPO
+from ..utils.repository import REPO
 from .runs import probe_attention, run_one
 from .spec import Experiments, read_experiments
 

@@ -23,7 +23,7 @@ from typing import Dict, List
 from mmengine.config import Config
 
 from ..engine.pretrained_backbone import step_digest
-from .repository import REPO
+from ..utils.repository import REPO
 
 
 def thread_env(threads: int) -> Dict[str, str]:
@@ -108,7 +108,7 @@ def run_one(cfg_path: str, seed: int, work_dir: str, threads: int, extra: List[s
             allow_retest: bool = False) -> dict:
     """Train + test one config with one seed (a subprocess); returns the stored record.
 
-    ``cfg_path`` is relative to the repository (:data:`~.repository.REPO`), ``extra`` the
+    ``cfg_path`` is relative to the repository (``svip_mm.utils.repository.REPO``), ``extra`` the
     run's ``--cfg-options`` after the seed. An existing record of the same config and options
     is reused. One made with another config is an error, unless ``allow_retest``: then its
     checkpoint is evaluated again with the current config (:func:`retest`) and the record is

@@ -13,7 +13,7 @@ from typing import Dict, List, NamedTuple, Set, Tuple
 
 from mmengine.config import Config
 
-from .repository import REPO
+from ..utils.repository import REPO
 
 #: the experiments' definitions: data files, one per experiment (its name is the file's)
 EXPERIMENT_DIR = osp.join(REPO, 'configs', 'experiments')
